@@ -1,0 +1,120 @@
+"""A tiny, safe integer expression language for template and repeat parameters.
+
+``${width * 4}``, ``${2 if i == 0 else 1}``, ``${max(8, c // 4)}``. Only integers, names bound by the
+enclosing template/repeat, ``+ - * // %``, comparisons, ``and``/``or``/``not``, conditional expressions
+and ``min``/``max`` are allowed; nothing is ever passed to ``eval``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any, Mapping
+
+_WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
+_MAX_LEN = 500
+_MAX_MAGNITUDE_DIGITS = 200
+
+
+class ExprError(ValueError):
+    """The expression is malformed or uses something that is not allowed."""
+
+
+def is_expression(value: object) -> bool:
+    return isinstance(value, str) and _WHOLE.match(value.strip()) is not None
+
+
+def substitute(value: object, env: Mapping[str, Any]) -> Any:
+    """Replace ``$name`` / ``${expr}`` strings by their values; other values are returned as is."""
+    if not isinstance(value, str):
+        return value
+    m = _WHOLE.match(value.strip())
+    if m is None:
+        return value
+    if m.group(1) is not None:
+        name = m.group(1)
+        if name not in env:
+            raise ExprError(f"unknown parameter ${name}" + _known(env))
+        return env[name]
+    return evaluate(m.group(2), env)
+
+
+def _known(env: Mapping[str, Any]) -> str:
+    return f" (known: {', '.join(sorted(env))})" if env else " (no parameters are defined here)"
+
+
+def evaluate(text: str, env: Mapping[str, Any]) -> Any:
+    """Evaluate one expression over ``env``."""
+    if len(text) > _MAX_LEN:
+        raise ExprError(f"expression longer than {_MAX_LEN} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ExprError(f"cannot parse expression {text.strip()!r}") from None
+    return _eval(tree.body, env)
+
+
+def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, str)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in ("True", "False"):
+            return node.id == "True"
+        if node.id not in env:
+            raise ExprError(f"unknown parameter {node.id!r}" + _known(env))
+        return env[node.id]
+    if isinstance(node, ast.UnaryOp):
+        v = _eval(node.operand, env)
+        if isinstance(node.op, ast.USub):
+            return -_int(v)
+        if isinstance(node.op, ast.UAdd):
+            return _int(v)
+        if isinstance(node.op, ast.Not):
+            return not v
+    if isinstance(node, ast.BinOp):
+        a, b = _int(_eval(node.left, env)), _int(_eval(node.right, env))
+        if isinstance(node.op, ast.Add):
+            r = a + b
+        elif isinstance(node.op, ast.Sub):
+            r = a - b
+        elif isinstance(node.op, ast.Mult):
+            r = a * b
+        elif isinstance(node.op, (ast.FloorDiv, ast.Mod)):
+            if b == 0:
+                raise ExprError("division by zero")
+            r = a // b if isinstance(node.op, ast.FloorDiv) else a % b
+        else:
+            raise ExprError(f"operator {type(node.op).__name__} is not allowed (use + - * // %)")
+        if len(str(abs(r))) > _MAX_MAGNITUDE_DIGITS:
+            raise ExprError("value too large")
+        return r
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, env)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _eval(right_node, env)
+            ok = {ast.Eq: left == right, ast.NotEq: left != right}.get(type(op))
+            if ok is None:
+                a, b = _int(left), _int(right)
+                ok = {ast.Lt: a < b, ast.LtE: a <= b, ast.Gt: a > b, ast.GtE: a >= b}.get(type(op))
+            if ok is None:
+                raise ExprError("only == != < <= > >= comparisons are allowed")
+            if not ok:
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.BoolOp):
+        values = [_eval(v, env) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.IfExp):
+        return _eval(node.body if _eval(node.test, env) else node.orelse, env)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max") \
+            and node.args and not node.keywords:
+        args = [_int(_eval(a, env)) for a in node.args]
+        return min(args) if node.func.id == "min" else max(args)
+    raise ExprError(f"{type(node).__name__} is not allowed in an expression")
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ExprError(f"expected an integer, found {v!r}")
+    return v

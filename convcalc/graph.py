@@ -1,0 +1,564 @@
+"""Blocks -> nodes in topological order, with shape, cost and receptive field computed per node.
+
+The walk expands templates and repeats, checks every layer's arguments, names every node by its
+``/``-joined scope path and computes, node by node (a dynamic programme over the topological order,
+linear in the number of edges): output shape, cost and the receptive field (local, and full with global
+side paths such as squeeze-excitation gates). All problems of a model are collected in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+from convcalc.costs import COSTS, ZERO, Cost, add_cost
+from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
+from convcalc.expr import ExprError, substitute
+from convcalc.layers import KINDS, ArgError, Layer, Shape, boolean, describe, positive
+from convcalc.receptive import DATA_DEPENDENT, GLOBAL_GATES, RECEPTIVE, RF, START, misalignment, union, whole_input
+from convcalc.shapes import SHAPES, LayerShapeError
+from convcalc.spec import ModelSpec, Spec, Template, did_you_mean
+
+#: Most nodes one model may expand to (repeat, dense and templates multiply).
+MAX_NODES = 2_000_000
+#: Deepest chain of template calls.
+MAX_TEMPLATE_DEPTH = 64
+
+BLOCK_KINDS = ("sequence", "residual", "branches", "dense", "repeat", "side")
+_BLOCK_KEYS: dict[str, tuple[str, ...]] = {
+    "sequence": ("name", "body"),
+    "residual": ("name", "body", "shortcut", "projection"),
+    "branches": ("name", "paths", "merge", "split"),
+    "dense": ("name", "n", "body"),
+    "repeat": ("name", "n", "body"),
+    "side": ("name", "body", "training_only"),
+}
+MERGE_KINDS = ("add", "concat")
+
+
+@dataclass
+class Node:
+    """One node of the expanded graph (a layer, a merge, a split, or the input)."""
+
+    index: int
+    name: str
+    kind: str
+    inputs: tuple[int, ...]
+    shape: Shape
+    cost: Cost
+    rf: RF
+    rf_full: RF
+    location: Location
+    layer: Layer | None = None
+    training_only: bool = False
+    notes: list[str] = field(default_factory=list)
+    data_dependent: bool = False
+
+
+@dataclass(frozen=True)
+class BlockEnd:
+    """A named block (or template call) and the node holding its output."""
+
+    name: str
+    kind: str
+    node: int
+    location: Location
+
+
+@dataclass
+class Graph:
+    name: str
+    description: str
+    input: Shape
+    batch: int
+    nodes: list[Node]
+    blocks: list[BlockEnd]
+    output: int
+
+    @property
+    def layers(self) -> list[Node]:
+        """Every node but the input."""
+        return self.nodes[1:]
+
+
+class _Scope:
+    """Names within one named block: user names are reserved up front, automatic ones skip them."""
+
+    def __init__(self, prefix: str, reserved: Iterable[str]) -> None:
+        self.prefix = prefix
+        self.taken: set[str] = set()
+        self.reserved = set(reserved)
+        self.counters: dict[str, int] = {}
+
+    def auto(self, kind: str) -> str:
+        n = self.counters.get(kind, 0)
+        while True:
+            n += 1
+            name = f"{kind}{n}"
+            if name not in self.taken and name not in self.reserved:
+                break
+        self.counters[kind] = n
+        self.taken.add(name)
+        return self.prefix + name
+
+    def claim(self, name: str) -> str | None:
+        if name in self.taken:
+            return None
+        self.taken.add(name)
+        return self.prefix + name
+
+
+
+def _declared(items: Any, inside: bool = False) -> set[str]:
+    """User-given names that land directly in a scope (looking through unnamed blocks).
+
+    With ``inside``, the single item is the block that owns the scope: look into it whatever its name.
+    """
+    out: set[str] = set()
+    if not isinstance(items, list):
+        return out
+    for item in items:
+        if not isinstance(item, dict) or len(item) != 1:
+            continue
+        ((kind, args),) = item.items()
+        if not isinstance(args, dict):
+            continue
+        if isinstance(args.get("name"), str) and not inside:
+            out.add(args["name"])
+        elif kind in ("sequence", "residual", "branches", "side"):
+            for key in ("body", "shortcut", "projection"):
+                out |= _declared(args.get(key))
+            for path in args.get("paths") or []:
+                out |= _declared(path)
+    return out
+
+
+@dataclass
+class _Ctx:
+    """Where the walk is: template variables, the chain of template calls, training-only flag."""
+
+    env: dict[str, Any]
+    calls: tuple[tuple[str, Location], ...] = ()
+    training_only: bool = False
+
+
+class _Builder:
+    def __init__(self, spec: Spec, model: ModelSpec, errors: Collector) -> None:
+        self.spec = spec
+        self.doc = spec.doc
+        self.model = model
+        self.errors = errors
+        self.nodes: list[Node] = []
+        self.blocks: list[BlockEnd] = []
+        self.merges = {"add": 0, "concat": 0}
+
+    # ------------------------------------------------------------ diagnostics
+
+    def err(self, path: KeyPath, message: str, hint: str, ctx: _Ctx) -> None:
+        if ctx.calls:
+            via = "; ".join(f"via {name} at {loc}" for name, loc in reversed(ctx.calls))
+            hint = f"{hint} ({via})" if hint else via
+        self.errors.add(Diagnostic(self.doc.loc(path), path, message, hint))
+
+    # ------------------------------------------------------------ nodes
+
+    def add_node(self, name: str, kind: str, inputs: tuple[int, ...], shape: Shape, cost: Cost, rf: RF,
+                 rf_full: RF, path: KeyPath, ctx: _Ctx, layer: Layer | None = None) -> int:
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError([Diagnostic(self.doc.loc(path), path,
+                                        f"the model expands to more than {MAX_NODES} layers (the limit)",
+                                        "reduce repeat counts or the depth of dense blocks")])
+        node = Node(len(self.nodes), name, kind, inputs, shape, cost, rf, rf_full, self.doc.loc(path),
+                    layer, ctx.training_only)
+        self.nodes.append(node)
+        return node.index
+
+    def start(self) -> int:
+        i = self.model.input
+        return self.add_node("input", "input", (), Shape(i.channels, i.height, i.width), ZERO, START, START,
+                             self.model.path, _Ctx({}))
+
+    # ------------------------------------------------------------ walking
+
+    def seq(self, items: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx) -> int | None:
+        if not isinstance(items, list):
+            self.err(path, f"expected a list of layers, found {describe(items)}", "", ctx)
+            return None
+        for i, item in enumerate(items):
+            x = self.item(item, path + (i,), x, scope, ctx)
+        return x
+
+    def item(self, item: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx) -> int | None:
+        if isinstance(item, str):
+            kind, args, argpath = item, {}, path
+        elif isinstance(item, dict) and len(item) == 1:
+            ((kind, args),) = item.items()
+            argpath = path + (kind,)
+            if args is None:
+                args = {}
+            if not isinstance(args, dict):
+                self.err(argpath, f"expected the arguments of {kind!r} as a mapping, found {describe(args)}",
+                         f"write `- {kind}: {{...}}`", ctx)
+                return None
+        else:
+            found = f"a mapping with {len(item)} keys" if isinstance(item, dict) else describe(item)
+            self.err(path, f"expected a layer (a kind name, or a mapping with one key: the kind), found {found}",
+                     "write `- conv: {out: 64, kernel: 3}`; put `name:` inside the arguments", ctx)
+            return None
+        if kind in KINDS:
+            return self.layer(kind, args, argpath, x, scope, ctx)
+        if kind in BLOCK_KINDS:
+            return self.block(kind, args, argpath, x, scope, ctx)
+        if kind in self.spec.templates:
+            return self.call(self.spec.templates[kind], args, argpath, x, scope, ctx)
+        options = list(KINDS) + list(BLOCK_KINDS) + list(self.spec.templates)
+        self.err(path, f"unknown layer kind {kind!r}", did_you_mean(kind, options) or
+                 "run `convcalc schema` for the list of kinds", ctx)
+        return None
+
+    def sub(self, value: Any, path: KeyPath, ctx: _Ctx) -> tuple[bool, Any]:
+        try:
+            return True, substitute(value, ctx.env)
+        except ExprError as exc:
+            self.err(path, str(exc), "", ctx)
+            return False, None
+
+    def name_of(self, args: dict[str, Any], path: KeyPath, scope: _Scope, kind: str, ctx: _Ctx) -> str:
+        if "name" in args:
+            ok, name = self.sub(args["name"], path + ("name",), ctx)
+            if ok and isinstance(name, int) and not isinstance(name, bool):
+                name = str(name)
+            if ok and isinstance(name, str) and name and "/" not in name:
+                full = scope.claim(name)
+                if full is not None:
+                    return full
+                self.err(path + ("name",), f"duplicate name {name!r} in this block",
+                         "names must be unique within a block", ctx)
+            elif ok:
+                self.err(path + ("name",), f"expected a name (text without '/'), found {describe(name)}", "", ctx)
+        return scope.auto(kind)
+
+    def layer(self, kind: str, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope,
+              ctx: _Ctx) -> int | None:
+        ks = KINDS[kind]
+        values: dict[str, Any] = {}
+        ok = True
+        for key, raw in args.items():
+            if key == "name":
+                continue
+            if key not in ks.params:
+                self.err(path + (key,), f"unknown argument {key!r} for {kind}",
+                         did_you_mean(key, list(ks.params) + ["name"]), ctx)
+                ok = False
+                continue
+            good, v = self.sub(raw, path + (key,), ctx)
+            if not good:
+                ok = False
+                continue
+            try:
+                values[key] = ks.params[key](v)
+            except ArgError as exc:
+                self.err(path + (key,), str(exc), exc.hint, ctx)
+                ok = False
+        for req in ks.required:
+            if req not in args:
+                self.err(path, f"{kind} needs {req!r}", f"e.g. `- {kind}: {{{req}: ...}}`", ctx)
+                ok = False
+        if kind == "se" and ("reduction" in args) == ("width" in args):
+            self.err(path, "se needs exactly one of 'reduction' or 'width'", "e.g. `- se: {reduction: 16}`", ctx)
+            ok = False
+        if ks.conv_like and "bias" not in values and self.spec.defaults.bias is not None:
+            values["bias"] = self.spec.defaults.bias
+        if (ks.conv_like or ks.pool_like) and "padding" not in values and "padding" in ks.params \
+                and self.spec.defaults.padding is not None:
+            values["padding"] = self.spec.defaults.padding
+        name = self.name_of(args, path, scope, kind, ctx)
+        if not ok or x is None:
+            return None
+        layer = Layer(kind, name, ks.args(**values))
+        return self.apply(layer, x, path, ctx)
+
+    def apply(self, layer: Layer, x: int, path: KeyPath, ctx: _Ctx) -> int | None:
+        src = self.nodes[x]
+        try:
+            shape = SHAPES[layer.kind](layer, src.shape)
+        except LayerShapeError as exc:
+            self.err(path, f"layer {layer.name!r} ({layer.kind}) on input {src.shape}: {exc}", exc.hint, ctx)
+            return None
+        cost = COSTS[layer.kind](layer, src.shape, shape)
+        ops = RECEPTIVE[layer.kind](layer, src.shape)
+        rf = (src.rf[0].apply(ops[0]), src.rf[1].apply(ops[1]))
+        full = (src.rf_full[0].apply(ops[0]), src.rf_full[1].apply(ops[1]))
+        if layer.kind in GLOBAL_GATES:
+            g = whole_input(layer, src.shape)
+            full = tuple(  # type: ignore[assignment]
+                replace(union([full[ax], src.rf_full[ax].apply(g[ax])]), jump=full[ax].jump) for ax in (0, 1))
+        idx = self.add_node(layer.name, layer.kind, (x,), shape, cost, rf, full, path, ctx, layer)
+        node = self.nodes[idx]
+        if layer.kind in DATA_DEPENDENT or src.data_dependent:
+            node.data_dependent = True
+        return idx
+
+    def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: _Ctx,
+              scope: _Scope) -> int | None:
+        if name is None:
+            name = scope.auto(kind)
+        shapes = [self.nodes[i].shape for i in inputs]
+        names = ", ".join(f"{self.nodes[i].name!r} {self.nodes[i].shape}" for i in inputs)
+        if kind == "add":
+            if len(set(shapes)) != 1:
+                self.err(path, f"add {name!r} needs equal shapes, found {names}",
+                         "use a projection shortcut or match strides and channels", ctx)
+                return None
+            shape, cost = shapes[0], add_cost(shapes[0], len(inputs))
+        else:
+            if len({(s.h, s.w) for s in shapes}) != 1:
+                self.err(path, f"concat {name!r} needs equal heights and widths, found {names}",
+                         "match strides and padding across the branches", ctx)
+                return None
+            shape, cost = Shape(sum(s.c for s in shapes), shapes[0].h, shapes[0].w), ZERO
+        rfs: list[RF] = [self.nodes[i].rf for i in inputs]
+        fulls: list[RF] = [self.nodes[i].rf_full for i in inputs]
+        notes: list[str] = []
+        for ax, axis in enumerate(("height", "width")):
+            jumps = {r[ax].jump for r in rfs}
+            if len(jumps) != 1:
+                detail = ", ".join(f"{self.nodes[i].name!r} jump {_num(self.nodes[i].rf[ax].jump)}" for i in inputs)
+                self.err(path, f"{kind} {name!r} merges different effective strides on the {axis} axis: {detail}",
+                         "the branches must downsample by the same factor", ctx)
+                return None
+            off = misalignment([r[ax] for r in rfs])
+            if off:
+                centres = ", ".join(f"{self.nodes[i].name!r} centre {_num(self.nodes[i].rf[ax].centre)}"
+                                    for i in inputs)
+                notes.append(f"misaligned on the {axis} axis by {_num(off)} px: {centres}")
+        rf = (union([r[0] for r in rfs]), union([r[1] for r in rfs]))
+        full = (union([r[0] for r in fulls]), union([r[1] for r in fulls]))
+        idx = self.add_node(name, kind, tuple(inputs), shape, cost, rf, full, path, ctx)
+        self.nodes[idx].notes.extend(notes)
+        self.nodes[idx].data_dependent = any(self.nodes[i].data_dependent for i in inputs)
+        return idx
+
+    def split(self, x: int, channels: list[int], scope: _Scope, path: KeyPath, ctx: _Ctx) -> list[int]:
+        src = self.nodes[x]
+        out = []
+        for c in channels:
+            idx = self.add_node(scope.auto("split"), "split", (x,), Shape(c, src.shape.h, src.shape.w), ZERO,
+                                src.rf, src.rf_full, path, ctx)
+            self.nodes[idx].data_dependent = src.data_dependent
+            out.append(idx)
+        return out
+
+    # ------------------------------------------------------------ blocks
+
+    def block(self, kind: str, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope,
+              ctx: _Ctx) -> int | None:
+        allowed = _BLOCK_KEYS[kind]
+        for key in args:
+            if key not in allowed:
+                self.err(path + (key,), f"unknown key {key!r} for {kind}", did_you_mean(key, allowed), ctx)
+        named = "name" in args
+        full = self.name_of(args, path, scope, kind, ctx) if named or kind in ("repeat", "dense", "side") else None
+        inner = _Scope(full + "/", _declared([{kind: args}], True)) if full is not None else scope
+        out = getattr(self, "_" + kind)(args, path, x, inner, ctx, full, scope)
+        if named and full is not None and out is not None:
+            self.blocks.append(BlockEnd(full, kind, out, self.doc.loc(path)))
+        return out  # type: ignore[no-any-return]
+
+    def count(self, args: dict[str, Any], path: KeyPath, ctx: _Ctx) -> int | None:
+        if "n" not in args:
+            self.err(path, "missing key 'n' (how many times)", "e.g. n: 3", ctx)
+            return None
+        ok, v = self.sub(args["n"], path + ("n",), ctx)
+        if not ok:
+            return None
+        try:
+            return positive(v)
+        except ArgError as exc:
+            self.err(path + ("n",), str(exc), exc.hint, ctx)
+            return None
+
+    def body(self, args: dict[str, Any], path: KeyPath, ctx: _Ctx) -> Any:
+        if "body" not in args:
+            self.err(path, "missing key 'body' (a list of layers)", "", ctx)
+            return None
+        return args["body"]
+
+    def _sequence(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+                  full: str | None, outer: _Scope) -> int | None:
+        body = self.body(args, path, ctx)
+        return None if body is None else self.seq(body, path + ("body",), x, scope, ctx)
+
+    def _residual(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+                  full: str | None, outer: _Scope) -> int | None:
+        body = self.body(args, path, ctx)
+        y = None if body is None else self.seq(body, path + ("body",), x, scope, ctx)
+        if "shortcut" in args and "projection" in args:
+            self.err(path + ("projection",), "give either shortcut or projection, not both",
+                     "shortcut: always applied; projection: applied only when the shape changes", ctx)
+            return None
+        short = x
+        if "shortcut" in args:
+            short = self.seq(args["shortcut"], path + ("shortcut",), x, scope, ctx)
+        elif "projection" in args:
+            # walked in any case, so its arguments are checked; built only when the shape changes
+            needed = x is not None and y is not None and self.nodes[x].shape != self.nodes[y].shape
+            projected = self.seq(args["projection"], path + ("projection",), x if needed else None, scope, ctx)
+            short = projected if needed else x
+        if y is None or short is None:
+            return None
+        return self.merge("add", full, [y, short], path, ctx, outer)
+
+    def _branches(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+                  full: str | None, outer: _Scope) -> int | None:
+        paths = args.get("paths")
+        if not isinstance(paths, list) or not paths:
+            self.err(path + ("paths",) if "paths" in args else path,
+                     f"expected paths: a list of layer lists, found {describe(paths)}",
+                     "e.g. paths: [[conv: {out: 64, kernel: 1}], [conv: {out: 64, kernel: 3, padding: 1}]]", ctx)
+            return None
+        ok, merge = self.sub(args.get("merge", "concat"), path + ("merge",), ctx)
+        if ok and merge not in MERGE_KINDS:
+            self.err(path + ("merge",), f"expected concat or add, found {describe(merge)}", "", ctx)
+            ok = False
+        ok2, split = self.sub(args.get("split", False), path + ("split",), ctx)
+        inputs: list[int | None] = [x] * len(paths)
+        if ok2 and x is not None and split is not False:
+            c = self.nodes[x].shape.c
+            if split is True:
+                if c % len(paths):
+                    self.err(path + ("split",), f"cannot split {c} channels equally into {len(paths)} paths", "", ctx)
+                    return None
+                parts = [c // len(paths)] * len(paths)
+            elif isinstance(split, list) and len(split) == len(paths):
+                try:
+                    parts = [positive(v) for v in split]
+                except ArgError as exc:
+                    self.err(path + ("split",), str(exc), exc.hint, ctx)
+                    return None
+                if sum(parts) != c:
+                    self.err(path + ("split",), f"split sizes sum to {sum(parts)}, the input has {c} channels", "", ctx)
+                    return None
+            else:
+                self.err(path + ("split",), f"expected true, false or a list of {len(paths)} channel counts, "
+                         f"found {describe(split)}", "", ctx)
+                return None
+            inputs = list(self.split(x, parts, scope, path, ctx))
+        outs: list[int | None] = []
+        for i, (p, xin) in enumerate(zip(paths, inputs)):
+            outs.append(self.seq(p, path + ("paths", i), xin, scope, ctx) if p != [] else xin)
+        if not ok or not ok2 or any(o is None for o in outs):
+            return None
+        return self.merge(str(merge), full, [o for o in outs if o is not None], path, ctx, outer)
+
+    def _dense(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+               full: str | None, outer: _Scope) -> int | None:
+        n = self.count(args, path, ctx)
+        body = self.body(args, path, ctx)
+        if n is None or body is None:
+            return None
+        assert full is not None
+        feats: list[int] = [] if x is None else [x]
+        for k in range(n):
+            it_scope = _Scope(f"{full}/{k}/", _declared(body))
+            xin: int | None = None
+            if x is not None:
+                xin = feats[0] if len(feats) == 1 else self.merge("concat", f"{full}/{k}/input", feats, path, ctx, it_scope)
+            y = self.seq(body, path + ("body",), xin, it_scope, replace(ctx, env={**ctx.env, "i": k}))
+            if y is None or xin is None:
+                return None
+            feats.append(y)
+        return self.merge("concat", full, feats, path, ctx, outer)
+
+    def _repeat(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+                full: str | None, outer: _Scope) -> int | None:
+        n = self.count(args, path, ctx)
+        body = self.body(args, path, ctx)
+        if n is None or body is None:
+            return None
+        assert full is not None
+        for k in range(n):
+            x = self.seq(body, path + ("body",), x, _Scope(f"{full}/{k}/", _declared(body)),
+                         replace(ctx, env={**ctx.env, "i": k}))
+            if x is None:
+                return None
+        return x
+
+    def _side(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+              full: str | None, outer: _Scope) -> int | None:
+        body = self.body(args, path, ctx)
+        training = False
+        if "training_only" in args:
+            ok, v = self.sub(args["training_only"], path + ("training_only",), ctx)
+            try:
+                training = boolean(v) if ok else False
+            except ArgError as exc:
+                self.err(path + ("training_only",), str(exc), exc.hint, ctx)
+        if body is not None:
+            self.seq(body, path + ("body",), x, scope, replace(ctx, training_only=ctx.training_only or training))
+        return x
+
+    def call(self, t: Template, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope,
+             ctx: _Ctx) -> int | None:
+        if len(ctx.calls) >= MAX_TEMPLATE_DEPTH:
+            self.err(path, f"named blocks call each other deeper than {MAX_TEMPLATE_DEPTH} levels",
+                     "a named block probably calls itself", ctx)
+            return None
+        env: dict[str, Any] = {}
+        ok = True
+        for key, raw in args.items():
+            if key == "name":
+                continue
+            if key not in t.params:
+                self.err(path + (key,), f"unknown parameter {key!r} for block {t.name!r}",
+                         did_you_mean(key, list(t.params) + ["name"]), ctx)
+                ok = False
+                continue
+            good, v = self.sub(raw, path + (key,), ctx)
+            ok = ok and good
+            env[key] = v
+        for key, default in t.params.items():
+            if key not in env:
+                if default is None:
+                    self.err(path, f"block {t.name!r} needs parameter {key!r}", f"e.g. `- {t.name}: {{{key}: ...}}`", ctx)
+                    ok = False
+                else:
+                    env[key] = default
+        # defaults may be expressions over earlier parameters
+        for key in t.params:
+            if key not in args and key in env:
+                good, v = self.sub(env[key], t.path[:-1] + ("params", key), _Ctx(env, ctx.calls))
+                ok = ok and good
+                env[key] = v
+        full = self.name_of(args, path, scope, t.name, ctx)
+        if not ok:
+            return None
+        inner = _Scope(full + "/", _declared(t.body))
+        new_ctx = _Ctx(env, ctx.calls + ((t.name, self.doc.loc(path)),), ctx.training_only)
+        out = self.seq(t.body, t.path, x, inner, new_ctx)
+        if out is not None:
+            self.blocks.append(BlockEnd(full, t.name, out, self.doc.loc(path)))
+        return out
+
+
+def _num(v: Any) -> str:
+    return str(v)
+
+
+def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -> Graph | None:
+    """Expand one model of ``spec`` into a :class:`Graph`.
+
+    Problems are added to ``errors`` (and ``None`` returned), or raised as :class:`SpecError` /
+    :class:`SpecError` if no collector is given.
+    """
+    col = errors if errors is not None else Collector()
+    before = col.count
+    b = _Builder(spec, model, col)
+    x0 = b.start()
+    out = b.seq(model.layers, model.path, x0, _Scope("", _declared(model.layers)), _Ctx({}))
+    if col.count > before or out is None:
+        if errors is None:
+            col.raise_if_any(SpecError)
+        return None
+    return Graph(model.name, model.description, b.nodes[0].shape, model.input.batch, b.nodes, b.blocks, out)
+
