@@ -5,10 +5,10 @@ Every view (tables, JSON, CSV, budgets) is derived from these reports; nothing i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence, Union
 
 from convcalc.costs import ZERO, Cost
 from convcalc.errors import Collector, SpecError
@@ -18,7 +18,7 @@ from convcalc.receptive import RF
 from convcalc.spec import Spec, parse_spec
 from convcalc.yaml_source import Document, load_file, load_text
 
-Num = Union[int, Fraction]
+Num = int | Fraction
 Pair = tuple[Num, Num]
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from typing import Callable, List, Optional, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import typer
 
@@ -49,12 +50,18 @@ def _guard(fn: Callable[[], T]) -> T:
 
 def _emit_table(table: object) -> None:
     from rich.console import Console
+    from rich.measure import Measurement
 
     from convcalc.richview import rich_table
     from convcalc.views import Table
 
     assert isinstance(table, Table)
-    Console(soft_wrap=False).print(rich_table(table))
+    console = Console()
+    renderable = rich_table(table)
+    if not console.is_terminal:  # piped: never cut names; use the width the table needs
+        width = Measurement.get(console, console.options.update_width(100_000), rich_table(table)).maximum
+        console = Console(width=max(80, width))
+    console.print(renderable)
 
 
 def _reports(source: str) -> list:  # type: ignore[type-arg]
@@ -103,7 +110,7 @@ def show(
 
 @app.command()
 def compare(
-    specs: List[str] = typer.Argument(..., help="A spec with alternatives, or several specs / zoo names."),
+    specs: list[str] = typer.Argument(..., help="A spec with alternatives, or several specs / zoo names."),
     fmt: Format = FormatOpt,
     exact: bool = ExactOpt,
 ) -> None:
@@ -162,10 +169,11 @@ def schema() -> None:
 def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
     """List the bundled zoo models with their params and MACs."""
     from convcalc import render, views
-    from convcalc.analysis import analyze_document, compare as compare_reports
+    from convcalc.analysis import analyze_document
+    from convcalc.analysis import compare as compare_reports
     from convcalc.sources import zoo_document, zoo_names
 
-    reports = [r for n in zoo_names() for r in _guard(lambda n=n: analyze_document(zoo_document(n)))]
+    reports = _guard(lambda: [r for n in zoo_names() for r in analyze_document(zoo_document(n))])
     if not reports:
         sys.stderr.write("no zoo models are bundled\n")
         return
@@ -180,6 +188,6 @@ def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
         _emit_table(views.compare_table(c, exact))
 
 
-def run(argv: Optional[List[str]] = None) -> None:
+def run(argv: list[str] | None = None) -> None:
     """Console entry point."""
     app(args=argv, prog_name="convcalc")

@@ -8,8 +8,8 @@ special (transcendental functions). flops = 2·macs + adds + muls + divs. All va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Callable
 
 from convcalc.layers import ConvArgs, Layer, LinearArgs, PoolArgs, SEArgs, Shape, SizeArgs
 from convcalc.shapes import conv_channels, se_width
@@ -60,6 +60,7 @@ def conv_cost(cin: int, cout: int, groups: int, kh: int, kw: int, out_area: int,
 
 
 def _conv(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """conv / dwconv (g = C_in, C_out = C_in·multiplier) / pwconv (K = 1): see :func:`conv_cost`."""
     a = layer.args
     assert isinstance(a, ConvArgs)
     cin, cout, g = conv_channels(layer, inp)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 #: A key path into the spec document: mapping keys and list indices.
 KeyPath = tuple["str | int", ...]

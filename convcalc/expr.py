@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
 _MAX_LEN = 500
@@ -37,6 +38,14 @@ def substitute(value: object, env: Mapping[str, Any]) -> Any:
             raise ExprError(f"unknown parameter ${name}" + _known(env))
         return env[name]
     return evaluate(m.group(2), env)
+
+
+_EMBEDDED = re.compile(r"\$\{([^}]*)\}")
+
+
+def interpolate_text(text: str, env: Mapping[str, Any]) -> str:
+    """Replace each ``${expr}`` inside a longer string by its value (``denselayer${i + 1}``)."""
+    return _EMBEDDED.sub(lambda m: str(evaluate(m.group(1), env)), text)
 
 
 def _known(env: Mapping[str, Any]) -> str:
@@ -90,7 +99,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
         return r
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
-        for op, right_node in zip(node.ops, node.comparators):
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
             right = _eval(right_node, env)
             ok = {ast.Eq: left == right, ast.NotEq: left != right}.get(type(op))
             if ok is None:

@@ -8,12 +8,13 @@ side paths such as squeeze-excitation gates). All problems of a model are collec
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from convcalc.costs import COSTS, ZERO, Cost, add_cost
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
-from convcalc.expr import ExprError, substitute
+from convcalc.expr import ExprError, interpolate_text, is_expression, substitute
 from convcalc.layers import KINDS, ArgError, Layer, Shape, boolean, describe, positive
 from convcalc.receptive import DATA_DEPENDENT, GLOBAL_GATES, RECEPTIVE, RF, START, misalignment, union, whole_input
 from convcalc.shapes import SHAPES, LayerShapeError
@@ -180,15 +181,21 @@ class _Builder:
 
     # ------------------------------------------------------------ walking
 
-    def seq(self, items: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx) -> int | None:
+    def seq(self, items: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+            fresh: bool = False) -> int | None:
+        """Walk a layer list. ``fresh``: the scope was made for this list alone (a template body or a
+        repeat/dense iteration), so a sole unnamed template call, repeat or dense in it adds no name segment."""
         if not isinstance(items, list):
             self.err(path, f"expected a list of layers, found {describe(items)}", "", ctx)
             return None
+        inline = fresh and len(items) == 1
         for i, item in enumerate(items):
-            x = self.item(item, path + (i,), x, scope, ctx)
+            x = self.item(item, path + (i,), x, scope, ctx, inline)
         return x
 
-    def item(self, item: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx) -> int | None:
+    def item(self, item: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+             inline: bool = False) -> int | None:
+        args: Any
         if isinstance(item, str):
             kind, args, argpath = item, {}, path
         elif isinstance(item, dict) and len(item) == 1:
@@ -208,16 +215,18 @@ class _Builder:
         if kind in KINDS:
             return self.layer(kind, args, argpath, x, scope, ctx)
         if kind in BLOCK_KINDS:
-            return self.block(kind, args, argpath, x, scope, ctx)
+            return self.block(kind, args, argpath, x, scope, ctx, inline)
         if kind in self.spec.templates:
-            return self.call(self.spec.templates[kind], args, argpath, x, scope, ctx)
+            return self.call(self.spec.templates[kind], args, argpath, x, scope, ctx, inline)
         options = list(KINDS) + list(BLOCK_KINDS) + list(self.spec.templates)
         self.err(path, f"unknown layer kind {kind!r}", did_you_mean(kind, options) or
                  "run `convcalc schema` for the list of kinds", ctx)
         return None
 
-    def sub(self, value: Any, path: KeyPath, ctx: _Ctx) -> tuple[bool, Any]:
+    def sub(self, value: Any, path: KeyPath, ctx: _Ctx, interpolate: bool = False) -> tuple[bool, Any]:
         try:
+            if interpolate and isinstance(value, str) and "${" in value and not is_expression(value):
+                return True, interpolate_text(value, ctx.env)
             return True, substitute(value, ctx.env)
         except ExprError as exc:
             self.err(path, str(exc), "", ctx)
@@ -225,7 +234,7 @@ class _Builder:
 
     def name_of(self, args: dict[str, Any], path: KeyPath, scope: _Scope, kind: str, ctx: _Ctx) -> str:
         if "name" in args:
-            ok, name = self.sub(args["name"], path + ("name",), ctx)
+            ok, name = self.sub(args["name"], path + ("name",), ctx, interpolate=True)
             if ok and isinstance(name, int) and not isinstance(name, bool):
                 name = str(name)
             if ok and isinstance(name, str) and name and "/" not in name:
@@ -352,13 +361,14 @@ class _Builder:
     # ------------------------------------------------------------ blocks
 
     def block(self, kind: str, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope,
-              ctx: _Ctx) -> int | None:
+              ctx: _Ctx, inline: bool = False) -> int | None:
         allowed = _BLOCK_KEYS[kind]
         for key in args:
             if key not in allowed:
                 self.err(path + (key,), f"unknown key {key!r} for {kind}", did_you_mean(key, allowed), ctx)
         named = "name" in args
-        full = self.name_of(args, path, scope, kind, ctx) if named or kind in ("repeat", "dense", "side") else None
+        segment = named or (kind in ("repeat", "dense") and not inline) or kind == "side"
+        full = self.name_of(args, path, scope, kind, ctx) if segment else None
         inner = _Scope(full + "/", _declared([{kind: args}], True)) if full is not None else scope
         out = getattr(self, "_" + kind)(args, path, x, inner, ctx, full, scope)
         if named and full is not None and out is not None:
@@ -445,7 +455,7 @@ class _Builder:
                 return None
             inputs = list(self.split(x, parts, scope, path, ctx))
         outs: list[int | None] = []
-        for i, (p, xin) in enumerate(zip(paths, inputs)):
+        for i, (p, xin) in enumerate(zip(paths, inputs, strict=True)):
             outs.append(self.seq(p, path + ("paths", i), xin, scope, ctx) if p != [] else xin)
         if not ok or not ok2 or any(o is None for o in outs):
             return None
@@ -457,14 +467,15 @@ class _Builder:
         body = self.body(args, path, ctx)
         if n is None or body is None:
             return None
-        assert full is not None
+        base = scope.prefix if full is None else full + "/"
         feats: list[int] = [] if x is None else [x]
         for k in range(n):
-            it_scope = _Scope(f"{full}/{k}/", _declared(body))
+            it_scope = _Scope(f"{base}{k}/", _declared(body))
             xin: int | None = None
             if x is not None:
-                xin = feats[0] if len(feats) == 1 else self.merge("concat", f"{full}/{k}/input", feats, path, ctx, it_scope)
-            y = self.seq(body, path + ("body",), xin, it_scope, replace(ctx, env={**ctx.env, "i": k}))
+                xin = feats[0] if len(feats) == 1 else self.merge("concat", f"{base}{k}/input", feats, path, ctx,
+                                                                  it_scope)
+            y = self.seq(body, path + ("body",), xin, it_scope, replace(ctx, env={**ctx.env, "i": k}), fresh=True)
             if y is None or xin is None:
                 return None
             feats.append(y)
@@ -476,10 +487,10 @@ class _Builder:
         body = self.body(args, path, ctx)
         if n is None or body is None:
             return None
-        assert full is not None
+        base = scope.prefix if full is None else full + "/"
         for k in range(n):
-            x = self.seq(body, path + ("body",), x, _Scope(f"{full}/{k}/", _declared(body)),
-                         replace(ctx, env={**ctx.env, "i": k}))
+            x = self.seq(body, path + ("body",), x, _Scope(f"{base}{k}/", _declared(body)),
+                         replace(ctx, env={**ctx.env, "i": k}), fresh=True)
             if x is None:
                 return None
         return x
@@ -499,7 +510,7 @@ class _Builder:
         return x
 
     def call(self, t: Template, args: dict[str, Any], path: KeyPath, x: int | None, scope: _Scope,
-             ctx: _Ctx) -> int | None:
+             ctx: _Ctx, inline: bool = False) -> int | None:
         if len(ctx.calls) >= MAX_TEMPLATE_DEPTH:
             self.err(path, f"named blocks call each other deeper than {MAX_TEMPLATE_DEPTH} levels",
                      "a named block probably calls itself", ctx)
@@ -520,7 +531,8 @@ class _Builder:
         for key, default in t.params.items():
             if key not in env:
                 if default is None:
-                    self.err(path, f"block {t.name!r} needs parameter {key!r}", f"e.g. `- {t.name}: {{{key}: ...}}`", ctx)
+                    self.err(path, f"block {t.name!r} needs parameter {key!r}",
+                             f"e.g. `- {t.name}: {{{key}: ...}}`", ctx)
                     ok = False
                 else:
                     env[key] = default
@@ -530,13 +542,14 @@ class _Builder:
                 good, v = self.sub(env[key], t.path[:-1] + ("params", key), _Ctx(env, ctx.calls))
                 ok = ok and good
                 env[key] = v
-        full = self.name_of(args, path, scope, t.name, ctx)
+        own = "name" in args or not inline
+        full = self.name_of(args, path, scope, t.name, ctx) if own else scope.prefix.rstrip("/")
         if not ok:
             return None
-        inner = _Scope(full + "/", _declared(t.body))
+        inner = _Scope(full + "/" if own else scope.prefix, _declared(t.body))
         new_ctx = _Ctx(env, ctx.calls + ((t.name, self.doc.loc(path)),), ctx.training_only)
-        out = self.seq(t.body, t.path, x, inner, new_ctx)
-        if out is not None:
+        out = self.seq(t.body, t.path, x, inner, new_ctx, fresh=True)
+        if out is not None and own:
             self.blocks.append(BlockEnd(full, t.name, out, self.doc.loc(path)))
         return out
 

@@ -6,12 +6,13 @@ raise :class:`ArgError` (expected vs found) otherwise; booleans are never accept
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, NamedTuple, Union
+from typing import Any, Literal, NamedTuple
 
 Pair = tuple[int, int]
 #: Explicit padding per axis: ((top, bottom), (left, right)), or TensorFlow's resolution-dependent SAME.
-Padding = Union[tuple[Pair, Pair], Literal["same"]]
+Padding = tuple[Pair, Pair] | Literal["same"]
 
 
 class Shape(NamedTuple):
@@ -140,7 +141,7 @@ def one_of(*values: int) -> Callable[[object], int]:
     def parse(v: object) -> int:
         if isinstance(v, bool) or v not in values:
             raise ArgError("one of " + ", ".join(map(str, values)), v)
-        return int(v)  # type: ignore[call-overload]
+        return int(v)
 
     parse.values = values  # type: ignore[attr-defined]
     return parse
@@ -237,7 +238,7 @@ class NoArgs:
     p: float = 0.5
 
 
-Args = Union[ConvArgs, PoolArgs, SizeArgs, LinearArgs, SEArgs, NoArgs]
+Args = ConvArgs | PoolArgs | SizeArgs | LinearArgs | SEArgs | NoArgs
 Parser = Callable[[object], Any]
 
 

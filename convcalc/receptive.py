@@ -9,9 +9,9 @@ transposed convolutions and upsampling divide the jump.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Sequence
 
 from convcalc.layers import ConvArgs, Layer, PoolArgs, Shape, SizeArgs
 from convcalc.shapes import k_eff, pool_stride, resolve_padding
@@ -125,7 +125,7 @@ def _adaptive(layer: Layer, inp: Shape) -> tuple[AxisOp, AxisOp]:
 
     a = layer.args
     assert isinstance(a, SizeArgs)
-    ops = [AxisOp(max(adaptive_windows(i, o)), max(1, i // o)) for i, o in zip((inp.h, inp.w), a.size)]
+    ops = [AxisOp(max(adaptive_windows(i, o)), max(1, i // o)) for i, o in zip((inp.h, inp.w), a.size, strict=True)]
     return ops[0], ops[1]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.layers import KINDS, parser_schema, padding, boolean
+from convcalc.layers import KINDS, boolean, padding, parser_schema
 
 _EXPR = {"type": "string", "pattern": r"^\$"}
 _POS = {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]}
@@ -25,7 +25,7 @@ def spec_schema() -> dict[str, Any]:
     layer_list = {"type": "array", "items": {"$ref": "#/$defs/item"}}
     items: list[dict[str, Any]] = [{"enum": sorted(k for k, s in KINDS.items() if not s.required)}]
     items += [_layer_item(k) for k in sorted(KINDS)]
-    blk = {
+    blk: dict[str, dict[str, Any]] = {
         "sequence": {"body": layer_list},
         "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list},
         "branches": {"paths": {"type": "array", "items": layer_list}, "merge": {"enum": ["concat", "add"]},

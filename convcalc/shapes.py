@@ -7,9 +7,9 @@ transposed: o = (i − 1)·s − p_begin − p_end + d·(k − 1) + output_paddi
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
 
-from convcalc.layers import ConvArgs, Layer, LinearArgs, Padding, PoolArgs, SEArgs, Shape, SizeArgs, NoArgs
+from convcalc.layers import ConvArgs, Layer, LinearArgs, NoArgs, Padding, PoolArgs, SEArgs, Shape, SizeArgs
 
 
 class LayerShapeError(ValueError):

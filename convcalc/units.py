@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Union
 
 _SI = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
@@ -22,12 +21,12 @@ def human(n: int, exact: bool = False) -> str:
     return str(n)  # pragma: no cover
 
 
-def number(v: Union[int, Fraction]) -> str:
+def number(v: int | Fraction) -> str:
     """An exact number: ``3``, or ``7/2`` for a fraction."""
     return str(v)
 
 
-def pair(v: tuple[Union[int, Fraction], Union[int, Fraction]]) -> str:
+def pair(v: tuple[int | Fraction, int | Fraction]) -> str:
     """``(5, 5)`` → ``5×5``."""
     return f"{number(v[0])}×{number(v[1])}"
 

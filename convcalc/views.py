@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from convcalc.analysis import Comparison, Report
@@ -12,7 +13,7 @@ from convcalc.units import human, pair, ratio
 class Table:
     title: str
     columns: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
     footer: tuple[str, ...] | None = None
     notes: list[str] = field(default_factory=list)
     #: columns holding numbers (right-aligned)
@@ -59,8 +60,8 @@ def rf_table(r: Report, exact: bool = False) -> Table:
     """Per-layer receptive field: size, effective stride (jump), effective padding, centre (per axis)."""
     rows = []
     blocks_at: dict[str, list[str]] = {}
-    for b in r.blocks:
-        blocks_at.setdefault(b.output, []).append(b.name)
+    for block in r.blocks:
+        blocks_at.setdefault(block.output, []).append(block.name)
     for row in r.layers:
         notes = list(row.notes)
         if row.rf_full != row.rf:
@@ -69,9 +70,9 @@ def rf_table(r: Report, exact: bool = False) -> Table:
             notes.append("data-dependent")
         rows.append((row.name, row.type, shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
                      pair(row.rf.padding), pair(row.rf.centre), "; ".join(notes)))
-        for b in blocks_at.get(row.name, []):
-            if b != row.name:
-                rows.append((f"[{b}]", "block", shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
+        for name in blocks_at.get(row.name, []):
+            if name != row.name:
+                rows.append((f"[{name}]", "block", shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
                              pair(row.rf.padding), pair(row.rf.centre), ""))
     notes = [f"input {shape(r.input_shape)}; RF, stride (jump) and padding are h×w in input pixels; "
              "centre of output unit 0"]

@@ -1,0 +1,92 @@
+"""User mistakes become located, one-line-per-problem errors, all in one pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from convcalc import SpecError, analyze_text
+
+
+def errors(text: str) -> str:
+    with pytest.raises(SpecError) as e:
+        analyze_text(text, "bad.yaml")
+    return str(e.value)
+
+
+def test_unknown_kind_with_did_you_mean_and_location() -> None:
+    msg = errors("input: {channels: 1, size: 4}\nlayers:\n  - conv: {out: 1, kernel: 1}\n  - rleu\n")
+    assert msg.startswith("bad.yaml:4:5: layers[1]: unknown layer kind 'rleu'")
+    assert "did you mean 'relu'?" in msg
+
+
+def test_boolean_where_int_expected() -> None:
+    msg = errors("input: {channels: 1, size: 4}\nlayers:\n  - conv: {out: yes, kernel: 3.5}\n")
+    assert "bad.yaml:3:17: layers[0].conv.out: expected an integer >= 1, found boolean true" in msg
+    assert "bad.yaml:3:30: layers[0].conv.kernel: expected an integer >= 1, found number 3.5" in msg
+
+
+def test_all_errors_in_one_pass() -> None:
+    msg = errors("input: {channels: 1, size: 4}\nlayers:\n  - conv: {out: 1, kernal: 3}\n  - pool\n"
+                 "  - linear: {}\n")
+    lines = [l for l in msg.splitlines() if l.startswith("bad.yaml")]
+    assert lines == [
+        "bad.yaml:3:28: layers[0].conv.kernal: unknown argument 'kernal' for conv",
+        "bad.yaml:3:11: layers[0].conv: conv needs 'kernel'",
+        "bad.yaml:4:5: layers[1]: unknown layer kind 'pool'",
+        "bad.yaml:5:13: layers[2].linear: linear needs 'out'",
+    ]
+    assert "unknown argument 'kernal' for conv" in msg and "did you mean 'kernel'?" in msg
+
+
+def test_kernel_larger_than_input() -> None:
+    msg = errors("input: {channels: 1, height: 4, width: 9}\nlayers:\n  - conv: {out: 1, kernel: [5, 3]}\n")
+    assert "bad.yaml:3:11: layers[0].conv: layer 'conv1' (conv) on input 1×4×9: kernel extent 5 is larger than " \
+           "the padded input 4 on the height axis" in msg
+
+
+def test_groups_must_divide() -> None:
+    msg = errors("input: {channels: 6, size: 4}\nlayers:\n  - conv: {out: 4, kernel: 1, groups: 4}\n")
+    assert "groups 4 must divide the input channels 6 and the output channels 4" in msg
+
+
+def test_concat_and_add_shape_mismatch() -> None:
+    msg = errors("input: {channels: 2, size: 8}\nlayers:\n  - branches: {name: m, paths: "
+                 "[[conv: {out: 2, kernel: 1, stride: 2}], [conv: {out: 2, kernel: 1}]]}\n")
+    assert "concat 'm' needs equal heights and widths" in msg
+    msg = errors("input: {channels: 2, size: 8}\nlayers:\n  - residual: {body: [conv: {out: 3, kernel: 1}]}\n")
+    assert "add 'add1' needs equal shapes" in msg
+
+
+def test_duplicate_key_names_both_lines() -> None:
+    msg = errors("input: {channels: 1, size: 4}\nlayers: [relu]\nlayers: [relu]\n")
+    assert "bad.yaml:3:1: layers: duplicate key 'layers' (first defined on line 2)" in msg
+
+
+def test_unsafe_tag_is_rejected_not_executed() -> None:
+    msg = errors("input: !!python/object/apply:os.system ['echo hi']\nlayers: [relu]\n")
+    assert "unsupported YAML tag" in msg
+
+
+def test_template_error_points_into_the_template_and_the_call() -> None:
+    msg = errors("input: {channels: 1, size: 4}\nblocks:\n  b:\n    params: {c: null}\n    body:\n"
+                 "      - conv: {out: $d, kernel: 1}\nlayers:\n  - b: {c: 1}\n")
+    assert "bad.yaml:6:21: blocks.b.body[0].conv.out: unknown parameter $d (known: c)" in msg
+    assert "via b at bad.yaml:8:8" in msg
+
+
+def test_missing_layers_and_input() -> None:
+    msg = errors("name: x\n")
+    assert "missing key 'layers' (or 'alternatives')" in msg
+
+
+def test_linear_needs_flat_input() -> None:
+    msg = errors("input: {channels: 3, size: 4}\nlayers:\n  - linear: {out: 2}\n")
+    assert "linear needs a C×1×1 input, found 3×4×4" in msg
+    assert "add `flatten` or `global_avgpool`" in msg
+
+
+def test_expansion_limit() -> None:
+    from convcalc.graph import MAX_NODES
+
+    msg = errors("input: {channels: 1, size: 4}\nlayers:\n  - repeat: {n: 1000000, body: [relu, relu, relu]}\n")
+    assert f"more than {MAX_NODES} layers" in msg
