@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from convcalc.layers import ConvArgs, Layer, LinearArgs, PoolArgs, SEArgs, Shape, SizeArgs
+from convcalc.layers import ConvArgs, Layer, LinearArgs, NoArgs, PoolArgs, SEArgs, Shape, SizeArgs
 from convcalc.shapes import conv_channels, se_width
 
 
@@ -141,10 +141,12 @@ def adaptive_avgpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 
 
 def bn_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
-    """Batch norm (inference, not folded): params 2C (γ, β), buffers 2C (running mean/var),
-    muls C·H·W (scale), adds C·H·W (shift)."""
+    """Batch norm (inference, not folded): params 2C (γ, β; C each unless scale/center is off),
+    buffers 2C (running mean/var), muls C·H·W (scale), adds C·H·W (shift)."""
+    a = layer.args
+    assert isinstance(a, NoArgs)
     n = inp.c * _area(inp)
-    return Cost(params=2 * inp.c, buffers=2 * inp.c, adds=n, muls=n)
+    return Cost(params=(int(a.scale) + int(a.center)) * inp.c, buffers=2 * inp.c, adds=n, muls=n)
 
 
 def compare_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:

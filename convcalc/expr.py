@@ -2,14 +2,15 @@
 
 ``${width * 4}``, ``${2 if i == 0 else 1}``, ``${max(8, c // 4)}``. Only integers, names bound by the
 enclosing template/repeat, ``+ - * // %``, comparisons, ``and``/``or``/``not``, conditional expressions
-and ``min``/``max`` are allowed; nothing is ever passed to ``eval``.
+``min``/``max`` and ``make_divisible(v, d)`` (torchvision's rounding) are allowed; nothing is ever
+passed to ``eval``.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
@@ -116,11 +117,34 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.IfExp):
         return _eval(node.body if _eval(node.test, env) else node.orelse, env)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max") \
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS \
             and node.args and not node.keywords:
         args = [_int(_eval(a, env)) for a in node.args]
-        return min(args) if node.func.id == "min" else max(args)
+        return _FUNCTIONS[node.func.id](*args)
     raise ExprError(f"{type(node).__name__} is not allowed in an expression")
+
+
+def make_divisible(v: int, divisor: int, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible``: round v to the nearest multiple of divisor (at least min_value,
+    default divisor), then add divisor if that lost more than 10%."""
+    if divisor < 1:
+        raise ExprError("make_divisible needs a divisor >= 1")
+    floor = divisor if min_value is None else min_value
+    new = max(floor, (2 * v + divisor) // (2 * divisor) * divisor)
+    if 10 * new < 9 * v:
+        new += divisor
+    return new
+
+
+def _min(*args: int) -> int:
+    return min(args)
+
+
+def _max(*args: int) -> int:
+    return max(args)
+
+
+_FUNCTIONS: dict[str, Callable[..., int]] = {"min": _min, "max": _max, "make_divisible": make_divisible}
 
 
 def _int(v: Any) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 from convcalc.costs import COSTS, ZERO, Cost, add_cost
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
 from convcalc.expr import ExprError, interpolate_text, is_expression, substitute
-from convcalc.layers import KINDS, ArgError, Layer, Shape, boolean, describe, positive
+from convcalc.layers import KINDS, ArgError, Layer, Shape, boolean, describe, non_negative, positive
 from convcalc.receptive import DATA_DEPENDENT, GLOBAL_GATES, RECEPTIVE, RF, START, misalignment, union, whole_input
 from convcalc.shapes import SHAPES, LayerShapeError
 from convcalc.spec import ModelSpec, Spec, Template, did_you_mean
@@ -28,7 +28,7 @@ MAX_TEMPLATE_DEPTH = 64
 BLOCK_KINDS = ("sequence", "residual", "branches", "dense", "repeat", "side")
 _BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "sequence": ("name", "body"),
-    "residual": ("name", "body", "shortcut", "projection"),
+    "residual": ("name", "body", "shortcut", "projection", "when"),
     "branches": ("name", "paths", "merge", "split"),
     "dense": ("name", "n", "body"),
     "repeat": ("name", "n", "body"),
@@ -95,7 +95,7 @@ class _Scope:
         n = self.counters.get(kind, 0)
         while True:
             n += 1
-            name = f"{kind}{n}"
+            name = f"{kind}_{n}" if kind[-1].isdigit() else f"{kind}{n}"
             if name not in self.taken and name not in self.reserved:
                 break
         self.counters[kind] = n
@@ -212,6 +212,24 @@ class _Builder:
             self.err(path, f"expected a layer (a kind name, or a mapping with one key: the kind), found {found}",
                      "write `- conv: {out: 64, kernel: 3}`; put `name:` inside the arguments", ctx)
             return None
+        if isinstance(kind, str) and kind.startswith("$"):
+            ok, kind = self.sub(kind, path, ctx)
+            if not ok:
+                return None
+            if not isinstance(kind, str):
+                self.err(path, f"expected a layer kind name, found {describe(kind)}", "", ctx)
+                return None
+        if "if" in args:
+            ok, cond = self.sub(args["if"], argpath + ("if",), ctx)
+            if not ok:
+                return None
+            if not isinstance(cond, (bool, int)):
+                self.err(argpath + ("if",), f"expected a condition (true/false or an expression), found "
+                         f"{describe(cond)}", 'e.g. if: "${t != 1}"', ctx)
+                return None
+            if not cond:
+                return x
+            args = {k: v for k, v in args.items() if k != "if"}
         if kind in KINDS:
             return self.layer(kind, args, argpath, x, scope, ctx)
         if kind in BLOCK_KINDS:
@@ -383,7 +401,7 @@ class _Builder:
         if not ok:
             return None
         try:
-            return positive(v)
+            return non_negative(v)
         except ArgError as exc:
             self.err(path + ("n",), str(exc), exc.hint, ctx)
             return None
@@ -403,6 +421,14 @@ class _Builder:
                   full: str | None, outer: _Scope) -> int | None:
         body = self.body(args, path, ctx)
         y = None if body is None else self.seq(body, path + ("body",), x, scope, ctx)
+        when = True
+        if "when" in args:
+            ok, cond = self.sub(args["when"], path + ("when",), ctx)
+            if ok and not isinstance(cond, (bool, int)):
+                self.err(path + ("when",), f"expected a condition, found {describe(cond)}", "", ctx)
+            when = bool(cond) if ok else False
+        if not when:  # no skip connection: the body alone
+            return y
         if "shortcut" in args and "projection" in args:
             self.err(path + ("projection",), "give either shortcut or projection, not both",
                      "shortcut: always applied; projection: applied only when the shape changes", ctx)
@@ -516,6 +542,9 @@ class _Builder:
                      "a named block probably calls itself", ctx)
             return None
         env: dict[str, Any] = {}
+        if x is not None:
+            s = self.nodes[x].shape
+            env.update(in_channels=s.c, in_height=s.h, in_width=s.w)
         ok = True
         for key, raw in args.items():
             if key == "name":
@@ -536,7 +565,7 @@ class _Builder:
                     ok = False
                 else:
                     env[key] = default
-        # defaults may be expressions over earlier parameters
+        # defaults may be expressions over earlier parameters (and in_channels, in_height, in_width)
         for key in t.params:
             if key not in args and key in env:
                 good, v = self.sub(env[key], t.path[:-1] + ("params", key), _Ctx(env, ctx.calls))

@@ -236,6 +236,8 @@ class NoArgs:
 
     groups: int = 1
     p: float = 0.5
+    scale: bool = True
+    center: bool = True
 
 
 Args = ConvArgs | PoolArgs | SizeArgs | LinearArgs | SEArgs | NoArgs
@@ -291,7 +293,8 @@ def _kinds() -> dict[str, KindSpec]:
     add(KindSpec("global_avgpool", NoArgs, {}, (), "global average pooling"))
     add(KindSpec("global_maxpool", NoArgs, {}, (), "global max pooling"))
     add(KindSpec("adaptive_avgpool", SizeArgs, {"size": pos_pair}, ("size",), "adaptive average pooling"))
-    add(KindSpec("bn", NoArgs, {}, (), "batch normalisation"))
+    add(KindSpec("bn", NoArgs, {"scale": boolean, "center": boolean}, (),
+                 "batch normalisation (scale: learn γ, center: learn β)"))
     for a in ACTIVATIONS:
         add(KindSpec(a, NoArgs, {}, (), f"{a} activation"))
     add(KindSpec("linear", LinearArgs, {"out": positive, "bias": boolean}, ("out",), "fully connected"))

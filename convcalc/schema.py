@@ -8,12 +8,15 @@ from convcalc.layers import KINDS, boolean, padding, parser_schema
 
 _EXPR = {"type": "string", "pattern": r"^\$"}
 _POS = {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]}
+_COUNT = {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]}
+_COND = {"type": ["boolean", "integer", "string"]}
 
 
 def _layer_item(kind: str) -> dict[str, Any]:
     ks = KINDS[kind]
     props: dict[str, Any] = {k: parser_schema(p) for k, p in ks.params.items()}
     props["name"] = {"type": ["string", "integer"]}
+    props["if"] = _COND
     args = {"type": "object", "properties": props, "additionalProperties": False, "required": list(ks.required)}
     if not ks.required:
         args = {"anyOf": [args, {"type": "null"}]}
@@ -23,21 +26,23 @@ def _layer_item(kind: str) -> dict[str, Any]:
 def spec_schema() -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) that every valid spec satisfies."""
     layer_list = {"type": "array", "items": {"$ref": "#/$defs/item"}}
-    items: list[dict[str, Any]] = [{"enum": sorted(k for k, s in KINDS.items() if not s.required)}]
+    items: list[dict[str, Any]] = [{"enum": sorted(k for k, s in KINDS.items() if not s.required)},
+                                   {"type": "string", "pattern": r"^\$"}]
     items += [_layer_item(k) for k in sorted(KINDS)]
     blk: dict[str, dict[str, Any]] = {
         "sequence": {"body": layer_list},
-        "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list},
+        "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list, "when": _COND},
         "branches": {"paths": {"type": "array", "items": layer_list}, "merge": {"enum": ["concat", "add"]},
                      "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": _POS}]}},
-        "dense": {"n": _POS, "body": layer_list},
-        "repeat": {"n": _POS, "body": layer_list},
+        "dense": {"n": _COUNT, "body": layer_list},
+        "repeat": {"n": _COUNT, "body": layer_list},
         "side": {"body": layer_list, "training_only": {"type": "boolean"}},
     }
     for kind, props in blk.items():
         items.append({"type": "object", "required": [kind], "additionalProperties": False,
                       "properties": {kind: {"type": "object", "additionalProperties": False,
-                                            "properties": {"name": {"type": ["string", "integer"]}, **props}}}})
+                                            "properties": {"name": {"type": ["string", "integer"]}, "if": _COND,
+                                                           **props}}}})
     # a named block (template) call: any other single key with a mapping of parameters
     items.append({"type": "object", "minProperties": 1, "maxProperties": 1,
                   "not": {"anyOf": [{"required": [k]} for k in [*KINDS, *blk]]},

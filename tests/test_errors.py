@@ -70,7 +70,7 @@ def test_unsafe_tag_is_rejected_not_executed() -> None:
 def test_template_error_points_into_the_template_and_the_call() -> None:
     msg = errors("input: {channels: 1, size: 4}\nblocks:\n  b:\n    params: {c: null}\n    body:\n"
                  "      - conv: {out: $d, kernel: 1}\nlayers:\n  - b: {c: 1}\n")
-    assert "bad.yaml:6:21: blocks.b.body[0].conv.out: unknown parameter $d (known: c)" in msg
+    assert "bad.yaml:6:21: blocks.b.body[0].conv.out: unknown parameter $d (known: c, in_channels, in_height, in_width)" in msg
     assert "via b at bad.yaml:8:8" in msg
 
 

@@ -136,3 +136,38 @@ layers:
     names = [l.name for l in r.layers]
     assert names[:4] == ["layer1/0/conv1", "layer1/0/relu1", "layer1/1/conv1", "layer1/1/relu1"]
     assert names[4:6] == ["stage/0/u1/conv1", "stage/0/u1/relu1"]
+
+
+def test_if_when_kind_parameter_make_divisible_and_in_channels() -> None:
+    """The MobileNetV2 inverted residual in one template (t = 1 has no expansion; skip only if shapes allow)."""
+    r = one("""
+input: {channels: 16, size: 8}
+defaults: {bias: false}
+blocks:
+  ir:
+    params: {out: null, stride: 1, t: 6, act: relu6}
+    body:
+      - residual:
+          when: "${stride == 1 and in_channels == out}"
+          body:
+            - conv: {if: "${t != 1}", out: "${in_channels * t}", kernel: 1}
+            - $act: {if: "${t != 1}"}
+            - dwconv: {kernel: 3, stride: $stride, padding: 1}
+            - $act
+            - conv: {out: $out, kernel: 1}
+layers:
+  - ir: {out: 16, t: 1, name: a}
+  - ir: {out: 24, stride: 2, act: hardswish, name: b}
+  - ir: {out: 24, name: c}
+  - conv: {out: "${make_divisible(100, 8)}", kernel: 1}
+  - bn: {scale: false}
+  - repeat: {n: 0, body: [relu]}
+""")
+    kinds = {l.name: l.type for l in r.layers}
+    assert [n for n in kinds if n.startswith("a/")] == ["a/dwconv1", "a/relu6_1", "a/conv1", "a/add1"]
+    assert kinds["b/hardswish1"] == "hardswish" and "b/add1" not in kinds
+    assert kinds["c/add1"] == "add"
+    assert r.layers[-1].type == "bn" and r.layers[-1].cost.params == 104
+    assert r.output_shape == (104, 4, 4)
+    assert r.params == (16 * 9 + 16 * 16) + (16 * 96 + 96 * 9 + 96 * 24) + (24 * 144 + 144 * 9 + 144 * 24) \
+        + 24 * 104 + 104
