@@ -12,6 +12,7 @@ from pathlib import Path
 
 from convcalc.costs import ZERO, Cost
 from convcalc.errors import Collector, SpecError
+from convcalc.gcpause import paused_gc
 from convcalc.graph import Graph, Node, build_graph
 from convcalc.layers import ACTIVATIONS, WEIGHT_KINDS, Shape
 from convcalc.receptive import RF
@@ -24,10 +25,12 @@ Pair = tuple[Num, Num]
 
 def _n(v: Fraction | int) -> Num:
     """An exact number: int when integral."""
+    if type(v) is int:
+        return v
     return int(v) if Fraction(v).denominator == 1 else Fraction(v)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Field:
     """The receptive field of one unit, per axis (h, w): size, jump (effective stride), padding, centre."""
 
@@ -46,7 +49,7 @@ class Field:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerRow:
     """One node of the analysed graph, with its cost (batch applied) and receptive field."""
 
@@ -63,7 +66,7 @@ class LayerRow:
     data_dependent: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockRow:
     """A named block: its output node and the receptive field there."""
 
@@ -113,10 +116,12 @@ class Report:
 def _row(g: Graph, node: Node) -> LayerRow:
     cost = node.cost.scaled(g.batch)
     s = node.shape
+    rf = Field.of(node.rf)
     return LayerRow(
         node.name, node.kind, tuple(g.nodes[i].name for i in node.inputs), s, cost,
         0 if node.kind == "split" else s.c * s.h * s.w * g.batch,
-        Field.of(node.rf), Field.of(node.rf_full), tuple(node.notes), node.training_only, node.data_dependent,
+        rf, rf if node.rf_full is node.rf else Field.of(node.rf_full), tuple(node.notes), node.training_only,
+        node.data_dependent,
     )
 
 
@@ -156,19 +161,26 @@ def report_of(g: Graph, file: str = "") -> Report:
 
 def analyze(spec: Spec) -> list[Report]:
     """Analyse every alternative of a spec. Raises :class:`SpecError` with all problems found."""
-    errors = Collector()
-    graphs = [build_graph(spec, m, errors) for m in spec.models]
-    errors.raise_if_any(SpecError)
-    return [report_of(g, spec.file) for g in graphs if g is not None]
+    with paused_gc():
+        errors = Collector()
+        graphs = [build_graph(spec, m, errors) for m in spec.models]
+        errors.raise_if_any(SpecError)
+        return [report_of(g, spec.file) for g in graphs if g is not None]
 
 
-def analyze_document(doc: Document) -> list[Report]:
-    """Parse and analyse a loaded document, reporting top-level and layer problems together."""
+def graphs_of(doc: Document) -> list[Graph]:
+    """Parse a loaded document and expand every alternative, reporting all problems together."""
     errors = Collector()
     spec = parse_spec(doc, errors)
     graphs = [build_graph(spec, m, errors) for m in spec.models]
     errors.raise_if_any(SpecError)
-    return [report_of(g, spec.file) for g in graphs if g is not None]
+    return [g for g in graphs if g is not None]
+
+
+def analyze_document(doc: Document) -> list[Report]:
+    """Parse and analyse a loaded document, reporting top-level and layer problems together."""
+    with paused_gc():
+        return [report_of(g, doc.file) for g in graphs_of(doc)]
 
 
 def analyze_file(path: str | Path) -> list[Report]:

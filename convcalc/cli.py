@@ -6,15 +6,17 @@ Exit codes: 0 ok, 1 a budget is exceeded, 2 could not run (bad spec, bad usage).
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from convcalc import __version__
 from convcalc.errors import ConvcalcError
+
+if TYPE_CHECKING:
+    from convcalc.analysis import Report
 
 app = typer.Typer(
     name="convcalc",
@@ -57,14 +59,15 @@ def _emit_table(table: object) -> None:
 
     assert isinstance(table, Table)
     console = Console()
-    renderable = rich_table(table)
-    if not console.is_terminal:  # piped: never cut names; use the width the table needs
-        width = Measurement.get(console, console.options.update_width(100_000), rich_table(table)).maximum
+    piped = not console.is_terminal
+    renderable = rich_table(table, fit=piped)
+    if piped:  # never cut names; use the width the table needs
+        width = Measurement.get(console, console.options.update_width(100_000), renderable).maximum
         console = Console(width=max(80, width))
     console.print(renderable)
 
 
-def _reports(source: str) -> list:  # type: ignore[type-arg]
+def _reports(source: str) -> list[Report]:
     from convcalc.analysis import analyze_document
     from convcalc.sources import open_source
 
@@ -95,12 +98,9 @@ def show(
 
     reports = _reports(spec)
     if fmt is Format.json:
-        out = render.report_json(reports[0]) if len(reports) == 1 else render.comparison_json(
-            __import__("convcalc.analysis", fromlist=["compare"]).compare(reports))
-        sys.stdout.write(out)
+        sys.stdout.write(render.models_json(reports))
     elif fmt is Format.csv:
-        sys.stdout.write("".join(render.show_csv(r) if i == 0 else render.show_csv(r).split("\n", 1)[1]
-                                 for i, r in enumerate(reports)))
+        sys.stdout.write(render.join_csv([render.show_csv(r) for r in reports]))
     elif fmt is Format.markdown:
         sys.stdout.write("\n".join(render.markdown(views.show_table(r, exact)) for r in reports))
     else:
@@ -120,14 +120,19 @@ def compare(
 
     reports = [r for s in specs for r in _reports(s)]
     c = compare_reports(reports)
+    title = "compare: " + ", ".join(dict.fromkeys(_spec_name(s) for s in specs))
     if fmt is Format.json:
         sys.stdout.write(render.comparison_json(c))
     elif fmt is Format.csv:
         sys.stdout.write(render.compare_csv(c))
     elif fmt is Format.markdown:
-        sys.stdout.write(render.markdown(views.compare_table(c, exact)))
+        sys.stdout.write(render.markdown(views.compare_table(c, exact, title)))
     else:
-        _emit_table(views.compare_table(c, exact))
+        _emit_table(views.compare_table(c, exact, title))
+
+
+def _spec_name(source: str) -> str:
+    return source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
 
 
 @app.command()
@@ -135,21 +140,22 @@ def rf(
     spec: str = typer.Argument(..., help="A spec file or a zoo model name."),
     fmt: Format = FormatOpt,
     exact: bool = ExactOpt,
+    map_layer: str | None = typer.Option(
+        None, "--map", metavar="LAYER",
+        help="Show which input pixels one unit of LAYER depends on, through how many paths, and its "
+             "effective receptive field (50% and 95% of the paths)."),
 ) -> None:
     """Receptive field of every layer and named block: size, effective stride, padding, centre (h×w)."""
     from convcalc import render, views
 
+    if map_layer is not None:
+        _footprints(spec, map_layer, fmt)
+        return
     reports = _reports(spec)
     if fmt is Format.json:
-        if len(reports) == 1:
-            sys.stdout.write(render.report_json(reports[0]))
-        else:
-            from convcalc.analysis import compare as compare_reports
-
-            sys.stdout.write(render.comparison_json(compare_reports(reports)))
+        sys.stdout.write(render.models_json(reports))
     elif fmt is Format.csv:
-        sys.stdout.write("".join(render.rf_csv(r) if i == 0 else render.rf_csv(r).split("\n", 1)[1]
-                                 for i, r in enumerate(reports)))
+        sys.stdout.write(render.join_csv([render.rf_csv(r) for r in reports]))
     elif fmt is Format.markdown:
         sys.stdout.write("\n".join(render.markdown(views.rf_table(r, exact)) for r in reports))
     else:
@@ -157,9 +163,27 @@ def rf(
             _emit_table(views.rf_table(r, exact))
 
 
+def _footprints(spec: str, layer: str, fmt: Format) -> None:
+    from convcalc import render, views
+    from convcalc.analysis import graphs_of
+    from convcalc.footprint import footprints
+    from convcalc.sources import open_source
+
+    items = _guard(lambda: footprints(graphs_of(open_source(spec)), layer))
+    if fmt is Format.json:
+        sys.stdout.write(render.footprint_json(items))
+    elif fmt is Format.csv:
+        sys.stdout.write(render.footprint_csv(items))
+    else:
+        text = "\n".join(line for model, fp in items for line in views.footprint_text(model, fp)) + "\n"
+        sys.stdout.write(f"```\n{text}```\n" if fmt is Format.markdown else text)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of spec files (for editor validation)."""
+    import json
+
     from convcalc.schema import spec_schema
 
     sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
@@ -177,17 +201,334 @@ def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
     if not reports:
         sys.stderr.write("no zoo models are bundled\n")
         return
-    c = compare_reports(reports)
     if fmt is Format.json:
-        sys.stdout.write(render.comparison_json(c))
+        sys.stdout.write(render.comparison_json(compare_reports(reports)))
     elif fmt is Format.csv:
-        sys.stdout.write(render.compare_csv(c))
+        sys.stdout.write(render.compare_csv(compare_reports(reports)))
     elif fmt is Format.markdown:
-        sys.stdout.write(render.markdown(views.compare_table(c, exact)))
+        sys.stdout.write(render.markdown(views.zoo_table(reports, exact)))
     else:
-        _emit_table(views.compare_table(c, exact))
+        _emit_table(views.zoo_table(reports, exact))
 
 
 def run(argv: list[str] | None = None) -> None:
     """Console entry point."""
-    app(args=argv, prog_name="convcalc")
+    import gc
+
+    gc.disable()  # one short-lived command: cycle collection would only traverse the imports and the reports again
+    try:
+        args = sys.argv[1:] if argv is None else list(argv)
+        calls = _direct(args)
+        if calls is not None:
+            _call_direct(calls, args)
+            return
+        app(args=argv, prog_name="convcalc")
+    finally:
+        gc.enable()
+
+
+# --- start-up fast path ---------------------------------------------------------------------------------------------
+#
+# On every run Typer validates each parameter of the invoked command through a pydantic TypeAdapter it builds on
+# the spot: importing pydantic and building the adapters costs more than everything convcalc itself does to show a
+# ResNet-50 (0.1 s or more). A plain command line needs none of it: a command name, then its positional arguments
+# and its own options as `--name value`, `--name=value`, `-n value` or `--flag`, whose values are strings, enum
+# values or flags. Such a line is parsed here from the very OptionInfo/ArgumentInfo declarations Typer reads, and
+# the command function is called directly. Anything else (no command, --help, --version, an unknown option, a bad
+# choice, a missing or extra argument, `--`, a parameter type or feature not handled here) returns None and Typer
+# parses, reports and exits exactly as always. tests/test_cli_fast.py checks both paths give the same output.
+
+_FLAG, _TEXT, _CHOICE, _LIST = "flag", "text", "choice", "list"
+
+
+def _param_kind(hint: object) -> str | None:
+    """flag (bool), text (str or str | None), choice (an Enum), list (list[str] or list[str] | None)."""
+    import types
+    import typing
+
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        rest = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _param_kind(rest[0]) if len(rest) == 1 and rest[0] is not bool else None
+    if hint is bool:
+        return _FLAG
+    if hint is str:
+        return _TEXT
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _CHOICE
+    if typing.get_origin(hint) is list and typing.get_args(hint) == (str,):
+        return _LIST
+    return None
+
+
+def _direct(args: list[str]) -> list[tuple[Callable[..., object], dict[str, object]]] | None:
+    """The functions to call (group callback, command) with their keyword arguments for a plain command line,
+    or None: let Typer do it."""
+    import inspect
+    import os
+    import typing
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    if not args or args[0].startswith("-") or "_CONVCALC_COMPLETE" in os.environ or os.name == "nt":
+        return None
+    calls: list[tuple[Callable[..., object], dict[str, object]]] = []
+    group = app.registered_callback
+    if group is not None and group.callback is not None:  # its options (--version) act only when given
+        for p in inspect.signature(group.callback).parameters.values():
+            if not (isinstance(p.default, OptionInfo) and p.default.is_eager and p.default.default is False):
+                return None
+        calls.append((group.callback, {p: False for p in inspect.signature(group.callback).parameters}))
+    command = next((c for c in app.registered_commands if c.callback is not None
+                    and (c.name or c.callback.__name__.lower().replace("_", "-")) == args[0]), None)
+    if command is None or command.callback is None or command.context_settings:
+        return None
+    fn = command.callback
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # an annotation this module cannot resolve: Typer knows better
+        return None
+    options: dict[str, tuple[str, str, object]] = {}  # "--flag" -> (parameter, kind, enum class)
+    positional: list[tuple[str, str, ArgumentInfo]] = []
+    values: dict[str, object] = {}
+    for name, p in inspect.signature(fn).parameters.items():
+        info, kind = p.default, _param_kind(hints.get(name))
+        if kind is None or not isinstance(info, (OptionInfo, ArgumentInfo)) or info.callback is not None \
+                or info.envvar is not None or info.parser is not None or info.default_factory is not None \
+                or not info.expose_value or getattr(info, "click_type", None) is not None \
+                or getattr(info, "prompt", False) or getattr(info, "count", False) \
+                or (kind == _CHOICE and not info.case_sensitive):
+            return None
+        if isinstance(info, ArgumentInfo):
+            positional.append((name, kind, info))
+            continue
+        decls = info.param_decls or ()
+        if not decls or any(not d.startswith("-") or "/" in d or " " in d for d in decls) \
+                or (kind == _FLAG and info.default is not False):
+            return None
+        for d in decls:
+            options[d] = (name, kind, hints.get(name))
+        values[name] = info.default
+    given: list[str] = []
+    seen_lists: set[str] = set()
+    rest, i = args[1:], 0
+    while i < len(rest):
+        token, i = rest[i], i + 1
+        if not token.startswith("-") or token == "-":
+            given.append(token)
+            continue
+        flag, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        if flag not in options:
+            return None  # --help, --, an unknown option, -fjson ...
+        name, kind, cls = options[flag]
+        if kind == _FLAG:
+            if eq:
+                return None
+            values[name] = True
+            continue
+        if not eq:
+            if i >= len(rest) or rest[i].startswith("-"):
+                return None
+            value, i = rest[i], i + 1
+        if kind == _LIST:
+            if name not in seen_lists:
+                seen_lists.add(name)
+                values[name] = []
+            typing.cast(list[str], values[name]).append(value)
+        elif kind == _CHOICE:
+            choices = {str(m.value): m for m in typing.cast(type[enum.Enum], cls)}
+            if value not in choices:
+                return None
+            values[name] = choices[value]
+        else:
+            values[name] = value
+    for n, (name, kind, info) in enumerate(positional):
+        if kind == _LIST:
+            if n != len(positional) - 1:
+                return None
+            values[name], given = (given, []) if given else (info.default, given)
+            if values[name] is ...:
+                return None
+        elif given:
+            values[name] = given.pop(0)
+        elif info.default is ...:
+            return None
+        else:
+            values[name] = info.default
+    if given:
+        return None
+    return [*calls, (fn, values)]
+
+
+def _call_direct(calls: list[tuple[Callable[..., object], dict[str, object]]], args: list[str]) -> None:
+    """Call a command as Typer's standalone mode would: exit codes, Exit, Abort, usage errors, a closed pipe."""
+    import errno
+    import os
+
+    click_error: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    try:
+        try:
+            for fn, kwargs in calls:
+                fn(**kwargs)
+        except EOFError as exc:
+            sys.stderr.write("\n")
+            raise typer.Abort() from exc
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(130) from exc
+        except click_error as exc:
+            _show_usage_error(exc, args)
+            sys.exit(getattr(exc, "exit_code", 2))
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            sys.stdout = open(os.devnull, "w")  # as click does: no second error when Python flushes at exit
+            sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        try:
+            from typer import rich_utils
+
+            rich_utils.rich_abort_error()
+        except ImportError:
+            sys.stderr.write("Aborted!\n")
+        sys.exit(1)
+
+
+def _show_usage_error(exc: Exception, args: list[str]) -> None:
+    """Show a usage error raised by a command body with its usage line, as Typer does (click's context)."""
+    import typer.core
+    import typer.main
+
+    group = typer.main.get_command(app)
+    if getattr(exc, "ctx", None) is None:
+        ctx = group.make_context("convcalc", list(args), resilient_parsing=True)
+        command = group.get_command(ctx, args[0]) if hasattr(group, "get_command") else None
+        if command is not None:
+            exc.ctx = command.make_context(args[0], list(args[1:]), parent=ctx, resilient_parsing=True)  # type: ignore[attr-defined]
+    if getattr(typer.core, "HAS_RICH", True) and getattr(group, "rich_markup_mode", "rich") is not None:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+    else:
+        exc.show()  # type: ignore[attr-defined]
+
+
+# --- CI: check and diff -------------------------------------------------------------------------------------------
+
+
+class CIFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    github = "github"
+    junit = "junit"
+
+
+CIFormatOpt = typer.Option(
+    CIFormat.table, "--format", "-f",
+    help="Output format: table, json, csv, markdown (PR comment / job summary), github (workflow-command "
+         "annotations) or junit (XML).")
+SummaryOpt = typer.Option(
+    None, "--summary", metavar="FILE",
+    help="Also append the Markdown report to FILE (e.g. \"$GITHUB_STEP_SUMMARY\").")
+
+
+def _limit(flag: str, what: str) -> str | None:
+    opt: str | None = typer.Option(None, flag, help=what, rich_help_panel="Limits (override budgets files and specs)")
+    return opt
+
+
+def _ci_emit(out: object, fmt: CIFormat, people: str, summary: str | None, markdown: Callable[[], str]) -> None:
+    """Write a CI report (text, a table or tables): data to stdout, located problems to stderr, Markdown
+    appended to ``summary``."""
+    for part in out if isinstance(out, list) else [out]:
+        if isinstance(part, str):
+            sys.stdout.write(part)
+        else:
+            _emit_table(part)
+    if people and fmt is not CIFormat.github:
+        sys.stderr.write(people)
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown())
+        except OSError as exc:
+            sys.stderr.write(f"{summary}: cannot append the summary: {exc.strerror}\n")
+
+
+@app.command()
+def check(
+    files: list[str] | None = typer.Argument(None, help="Spec files, directories (every *.yaml/*.yml below), "
+                                                       "globs, zoo names or budgets files (default: the specs the "
+                                                       "--budgets files name)."),
+    budgets: list[str] = typer.Option([], "--budgets", "-b", metavar="FILE",
+                                      help="A budgets file: spec paths or globs → budgets (repeatable)."),
+    max_params: str | None = _limit("--max-params", "Most parameters, e.g. 5M (SI: 5M = 5,000,000)."),
+    max_macs: str | None = _limit("--max-macs", "Most multiply-accumulates, e.g. 600M."),
+    max_flops: str | None = _limit("--max-flops", "Most FLOPs (2·MACs + adds + muls + divs), e.g. 1.2G."),
+    max_activations: str | None = _limit("--max-activations", "Most activation elements (all layer outputs summed)."),
+    max_activation_bytes: str | None = _limit("--max-activation-bytes", "Most activation memory at 4 B/element, "
+                                                                 "e.g. 512MiB (KiB = 1024, KB = 1000)."),
+    max_peak_activation: str | None = _limit("--max-peak-activation", "Most elements in the largest layer output."),
+    max_peak_activation_bytes: str | None = _limit("--max-peak-activation-bytes",
+                                                     "Largest layer output at 4 B/element, e.g. 8MiB."),
+    min_rf: str | None = _limit("--min-rf", "Smallest receptive field: 200 (both axes) or 200x100 (h×w)."),
+    max_rf: str | None = _limit("--max-rf", "Largest receptive field: N or HxW."),
+    min_output_stride: str | None = _limit("--min-output-stride", "Smallest effective output stride: N or HxW."),
+    max_output_stride: str | None = _limit("--max-output-stride", "Largest effective output stride: N or HxW."),
+    rf_at: str | None = _limit("--rf-at", "Measure RF and output stride at this layer or named block "
+                                        "(default: the output)."),
+    require_budget: bool = typer.Option(False, "--require-budget", help="Fail (exit 1) when a model has no budget."),
+    fmt: CIFormat = CIFormatOpt,
+    summary: str | None = SummaryOpt,
+    exact: bool = ExactOpt,
+) -> None:
+    """Check specs against budgets. Exit 0 all within budget, 1 a budget is exceeded, 2 could not check.
+
+    Budgets: the spec's `budget:`, budgets files, the limit options (per limit, later ones win).
+    """
+    from convcalc import budget as b
+    from convcalc import ci_render
+
+    limits = {k: v for k, v in locals().items() if k in b.BUDGET_KEYS}
+    try:
+        cli_budget = b.parse_cli(limits)
+    except b.OptionError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise typer.BadParameter(exc.message + hint, param_hint="--" + exc.key.replace("_", "-")) from None
+    if not files and not budgets:
+        raise typer.BadParameter("give spec files or directories, or --budgets FILE", param_hint="FILES")
+    run = b.check(files or [], budgets, cli_budget, require_budget)
+    _ci_emit(ci_render.check_output(run, fmt.value, exact), fmt,
+             ci_render.diagnostics_text(run.errors, run.warnings), summary, lambda: ci_render.check_markdown(run))
+    raise typer.Exit(run.exit_code)
+
+
+@app.command()
+def diff(
+    base: str = typer.Argument(..., help="The old spec: a file, a zoo name, or - for standard input "
+                                         "(git show main:specs/net.yaml | convcalc diff - specs/net.yaml)."),
+    head: str = typer.Argument(..., help="The new spec: a file, a zoo name, or -."),
+    fail_above: str | None = typer.Option(None, "--fail-above", metavar="PERCENT",
+                                          help="Exit 1 when the params, MACs or FLOPs total grows by more than "
+                                               "this, e.g. 5%."),
+    all_layers: bool = typer.Option(False, "--all", help="Also list unchanged layers (table and markdown)."),
+    fmt: CIFormat = CIFormatOpt,
+    summary: str | None = SummaryOpt,
+    exact: bool = ExactOpt,
+) -> None:
+    """Cost change from BASE to HEAD: per-layer and total params, MACs, FLOPs and RF, layers matched by name."""
+    from convcalc import ci_render
+    from convcalc import diff as d
+    from convcalc.units import UnitError, parse_percent
+
+    try:
+        limit = parse_percent(fail_above) if fail_above is not None else None
+    except UnitError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--fail-above") from None
+    stdin = sys.stdin.read() if "-" in (base, head) else None
+    run = _guard(lambda: d.diff(base, head, limit, stdin))
+    _ci_emit(ci_render.diff_output(run, fmt.value, exact, all_layers), fmt, "", summary,
+             lambda: ci_render.diff_markdown(run, all_layers))
+    raise typer.Exit(run.exit_code)

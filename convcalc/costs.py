@@ -8,6 +8,7 @@ special (transcendental functions). flops = 2·macs + adds + muls + divs. All va
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -15,7 +16,7 @@ from convcalc.layers import ConvArgs, Layer, LinearArgs, NoArgs, PoolArgs, SEArg
 from convcalc.shapes import conv_channels, se_width
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cost:
     """Exact integer costs of one layer (or a sum of layers)."""
 
@@ -34,10 +35,14 @@ class Cost:
         return 2 * self.macs + self.adds + self.muls + self.divs
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Cost)))
+        return Cost(self.params + other.params, self.buffers + other.buffers, self.macs + other.macs,
+                    self.adds + other.adds, self.muls + other.muls, self.divs + other.divs,
+                    self.cmps + other.cmps, self.special + other.special)
 
     def scaled(self, batch: int) -> Cost:
         """Work scales with the batch; params and buffers do not."""
+        if batch == 1:
+            return self
         return Cost(self.params, self.buffers, *(getattr(self, f.name) * batch for f in fields(Cost)[2:]))
 
     def without_work(self) -> Cost:
@@ -134,9 +139,27 @@ def adaptive_windows(i: int, o: int) -> list[int]:
     return [-(-((k + 1) * i) // o) - (k * i) // o for k in range(o)]
 
 
+def adaptive_taps(i: int, o: int) -> int:
+    """Σ of :func:`adaptive_windows` in O(1): i + o − gcd(i, o).
+
+    Σ⌈(k+1)·i/o⌉ − Σ⌊k·i/o⌋ over k in 0..o−1 telescopes to i plus the number of k in 1..o with o ∤ k·i,
+    which is o − gcd(i, o). (A loop over o would hang on a 10^9-pixel output.)
+    """
+    return i + o - math.gcd(i, o)
+
+
+def adaptive_max_window(i: int, o: int) -> int:
+    """max of :func:`adaptive_windows` in O(1). With i = a·o + r, g = gcd(i, o): a when r = 0, else a + 1,
+    or a + 2 when some window straddles two fractional boundaries (r > g)."""
+    a, r = divmod(i, o)
+    if r == 0:
+        return a
+    return a + 2 if r > math.gcd(i, o) else a + 1
+
+
 def adaptive_avgpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
     """Adaptive average pool: adds = C·(Σ window sizes − O), divs = C·O (windows as PyTorch computes them)."""
-    taps = sum(adaptive_windows(inp.h, out.h)) * sum(adaptive_windows(inp.w, out.w))
+    taps = adaptive_taps(inp.h, out.h) * adaptive_taps(inp.w, out.w)
     return Cost(adds=out.c * (taps - _area(out)), divs=out.c * _area(out))
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 KeyPath = tuple["str | int", ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """A 1-based position in a source file."""
 
@@ -18,7 +18,8 @@ class Location:
     col: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        """``file:line:col``; a location with line 0 is not in a file (a command-line option): ``--map``."""
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
 
 
 def format_path(path: KeyPath) -> str:
@@ -42,7 +43,8 @@ class Diagnostic:
     hint: str = ""
 
     def render(self) -> str:
-        text = f"{self.location}: {format_path(self.path)}: {self.message}"
+        where = f"{self.location}: {format_path(self.path)}" if self.path or self.location.line else f"{self.location}"
+        text = f"{where}: {self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

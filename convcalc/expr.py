@@ -11,11 +11,16 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
+
+from convcalc.yaml_source import MAX_INT, MAX_INT_DIGITS
 
 _WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
 _MAX_LEN = 500
 _MAX_MAGNITUDE_DIGITS = 200
+#: Deepest nesting of an expression's syntax tree (``-(-(-…)))``, ``a + b + c + …``).
+MAX_EXPR_DEPTH = 50
 
 
 class ExprError(ValueError):
@@ -53,15 +58,32 @@ def _known(env: Mapping[str, Any]) -> str:
     return f" (known: {', '.join(sorted(env))})" if env else " (no parameters are defined here)"
 
 
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.Expression:
+    """``ast.parse`` in eval mode and the depth check, cached: a template's expressions repeat at every call of
+    it (the tree is never mutated)."""
+    tree = ast.parse(text, mode="eval")
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while stack:  # iteratively: the evaluator recurses, so its depth is bounded first
+        node, depth = stack.pop()
+        if depth > MAX_EXPR_DEPTH:
+            raise ExprError(f"expression nests deeper than {MAX_EXPR_DEPTH} levels (the limit)")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
+
+
 def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate one expression over ``env``."""
     if len(text) > _MAX_LEN:
         raise ExprError(f"expression longer than {_MAX_LEN} characters")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
+        tree = _parse(text.strip())
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # ValueError: a NUL character
         raise ExprError(f"cannot parse expression {text.strip()!r}") from None
-    return _eval(tree.body, env)
+    value = _eval(tree.body, env)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise ExprError(f"the value has more than {MAX_INT_DIGITS} digits (the limit)")
+    return value
 
 
 def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
@@ -96,7 +118,7 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
         else:
             raise ExprError(f"operator {type(node.op).__name__} is not allowed (use + - * // %)")
         if len(str(abs(r))) > _MAX_MAGNITUDE_DIGITS:
-            raise ExprError("value too large")
+            raise ExprError(f"an intermediate value has more than {_MAX_MAGNITUDE_DIGITS} digits")
         return r
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
@@ -120,8 +142,27 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS \
             and node.args and not node.keywords:
         args = [_int(_eval(a, env)) for a in node.args]
+        if node.func.id == "make_divisible" and len(args) not in (2, 3):
+            raise ExprError(f"make_divisible takes 2 or 3 arguments (v, divisor[, min_value]), found {len(args)}")
         return _FUNCTIONS[node.func.id](*args)
-    raise ExprError(f"{type(node).__name__} is not allowed in an expression")
+    raise ExprError(_not_allowed(node))
+
+
+def _not_allowed(node: ast.AST) -> str:
+    """Why a piece of syntax is refused, in the user's terms."""
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else ""
+        if name in _FUNCTIONS:
+            return f"{name}() takes plain arguments (no keywords, at least one)"
+        known = ", ".join(f"{f}()" for f in _FUNCTIONS)
+        return f"calling {name + '()' if name else 'a function'} is not allowed (only {known})"
+    if isinstance(node, ast.Attribute):
+        return f"attribute access (.{node.attr}) is not allowed in an expression"
+    if isinstance(node, ast.Subscript):
+        return "indexing ([…]) is not allowed in an expression"
+    if isinstance(node, ast.Constant):
+        return f"{node.value!r} is not allowed: expressions use integers only"
+    return f"{type(node).__name__} is not allowed in an expression"
 
 
 def make_divisible(v: int, divisor: int, min_value: int | None = None) -> int:
@@ -149,5 +190,6 @@ _FUNCTIONS: dict[str, Callable[..., int]] = {"min": _min, "max": _max, "make_div
 
 def _int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ExprError(f"expected an integer, found {v!r}")
+        text = repr(v)
+        raise ExprError(f"expected an integer, found {text if len(text) <= 60 else text[:57] + '...'}")
     return v

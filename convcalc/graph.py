@@ -8,8 +8,10 @@ side paths such as squeeze-excitation gates). All problems of a model are collec
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 from convcalc.costs import COSTS, ZERO, Cost, add_cost
@@ -19,25 +21,30 @@ from convcalc.layers import KINDS, ArgError, Layer, Shape, boolean, describe, no
 from convcalc.receptive import DATA_DEPENDENT, GLOBAL_GATES, RECEPTIVE, RF, START, misalignment, union, whole_input
 from convcalc.shapes import SHAPES, LayerShapeError
 from convcalc.spec import ModelSpec, Spec, Template, did_you_mean
+from convcalc.yaml_source import MAX_INT, MAX_INT_DIGITS
 
-#: Most nodes one model may expand to (repeat, dense and templates multiply).
+#: Most nodes one model may expand to (repeat, dense and templates multiply). The same limit bounds
+#: the walk (every layer, block and template call visited, every repeat/dense iteration) and the
+#: connections (inputs of every layer and merge; a dense block of n iterations makes n·(n+1)/2).
 MAX_NODES = 2_000_000
 #: Deepest chain of template calls.
 MAX_TEMPLATE_DEPTH = 64
+#: Deepest nesting of layers in blocks and template bodies, counted across template calls.
+MAX_NESTING = 100
 
 BLOCK_KINDS = ("sequence", "residual", "branches", "dense", "repeat", "side")
 _BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "sequence": ("name", "body"),
     "residual": ("name", "body", "shortcut", "projection", "when"),
     "branches": ("name", "paths", "merge", "split"),
-    "dense": ("name", "n", "body"),
-    "repeat": ("name", "n", "body"),
+    "dense": ("name", "n", "body", "label"),
+    "repeat": ("name", "n", "body", "label"),
     "side": ("name", "body", "training_only"),
 }
 MERGE_KINDS = ("add", "concat")
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """One node of the expanded graph (a layer, a merge, a split, or the input)."""
 
@@ -143,6 +150,10 @@ class _Ctx:
     training_only: bool = False
 
 
+class _TooLarge(Exception):
+    """The model passed an expansion limit (the diagnostic is already collected): stop walking."""
+
+
 class _Builder:
     def __init__(self, spec: Spec, model: ModelSpec, errors: Collector) -> None:
         self.spec = spec
@@ -152,6 +163,9 @@ class _Builder:
         self.nodes: list[Node] = []
         self.blocks: list[BlockEnd] = []
         self.merges = {"add": 0, "concat": 0}
+        self.visits = 0  # layers, blocks and template calls walked, plus repeat/dense iterations
+        self.edges = 0  # inputs of all nodes
+        self.depth = 0  # nesting of item() calls, across template calls
 
     # ------------------------------------------------------------ diagnostics
 
@@ -166,13 +180,52 @@ class _Builder:
     def add_node(self, name: str, kind: str, inputs: tuple[int, ...], shape: Shape, cost: Cost, rf: RF,
                  rf_full: RF, path: KeyPath, ctx: _Ctx, layer: Layer | None = None) -> int:
         if len(self.nodes) >= MAX_NODES:
-            raise SpecError([Diagnostic(self.doc.loc(path), path,
-                                        f"the model expands to more than {MAX_NODES} layers (the limit)",
-                                        "reduce repeat counts or the depth of dense blocks")])
+            self.too_large(path, ctx)
+        self.edges += len(inputs)
+        if self.edges > MAX_NODES:
+            self.too_large(path, ctx, f"the model's layers have more than {MAX_NODES} connections (the limit)")
         node = Node(len(self.nodes), name, kind, inputs, shape, cost, rf, rf_full, self.doc.loc(path),
                     layer, ctx.training_only)
         self.nodes.append(node)
         return node.index
+
+    def too_large(self, path: KeyPath, ctx: _Ctx, message: str = "") -> None:
+        """Report an expansion past the limit and stop walking this model."""
+        self.err(path, message or f"the model expands to more than {MAX_NODES} layers (the limit)",
+                 "reduce repeat counts or the depth of dense blocks", ctx)
+        raise _TooLarge
+
+    def visit(self, path: KeyPath, ctx: _Ctx, count: int = 1) -> None:
+        self.visits += count
+        if self.visits > MAX_NODES:
+            self.too_large(path, ctx)
+
+    def min_visits(self, items: Any, seen: frozenset[str] = frozenset()) -> int:
+        """A lower bound of the visits one walk of a layer list makes (literal repeat/dense counts
+        multiply), so that a repeat too large for the limit is refused before it loops."""
+        if not isinstance(items, list):
+            return 0
+        total = 0
+        for item in items:
+            total += 1
+            if not isinstance(item, dict) or len(item) != 1:
+                continue
+            ((kind, args),) = item.items()
+            if not isinstance(args, dict) or "if" in args:
+                continue
+            if kind in ("repeat", "dense"):
+                n = args.get("n")
+                if type(n) is int and n > 0:
+                    total += n * (1 + self.min_visits(args.get("body"), seen))
+            elif kind in ("sequence", "residual", "side"):
+                total += self.min_visits(args.get("body"), seen)
+            elif kind == "branches" and isinstance(args.get("paths"), list):
+                total += sum(self.min_visits(p, seen) for p in args["paths"])
+            elif isinstance(kind, str) and kind in self.spec.templates and kind not in seen:
+                total += self.min_visits(self.spec.templates[kind].body, seen | {kind})
+            if total > MAX_NODES:
+                break
+        return total
 
     def start(self) -> int:
         i = self.model.input
@@ -195,6 +248,19 @@ class _Builder:
 
     def item(self, item: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
              inline: bool = False) -> int | None:
+        self.visit(path, ctx)
+        if self.depth >= MAX_NESTING:
+            self.err(path, f"blocks nest deeper than {MAX_NESTING} levels (the limit, counted across named "
+                     "blocks)", "a named block probably calls itself through another block", ctx)
+            return None
+        self.depth += 1
+        try:
+            return self._item(item, path, x, scope, ctx, inline)
+        finally:
+            self.depth -= 1
+
+    def _item(self, item: Any, path: KeyPath, x: int | None, scope: _Scope, ctx: _Ctx,
+              inline: bool = False) -> int | None:
         args: Any
         if isinstance(item, str):
             kind, args, argpath = item, {}, path
@@ -287,8 +353,10 @@ class _Builder:
             except ArgError as exc:
                 self.err(path + (key,), str(exc), exc.hint, ctx)
                 ok = False
+        typos = {m for key in args if key not in ks.params and key != "name"
+                 for m in difflib.get_close_matches(key, list(ks.params), n=1, cutoff=0.6)}
         for req in ks.required:
-            if req not in args:
+            if req not in args and req not in typos:  # a misspelling was reported already
                 self.err(path, f"{kind} needs {req!r}", f"e.g. `- {kind}: {{{req}: ...}}`", ctx)
                 ok = False
         if kind == "se" and ("reduction" in args) == ("width" in args):
@@ -315,11 +383,16 @@ class _Builder:
         cost = COSTS[layer.kind](layer, src.shape, shape)
         ops = RECEPTIVE[layer.kind](layer, src.shape)
         rf = (src.rf[0].apply(ops[0]), src.rf[1].apply(ops[1]))
-        full = (src.rf_full[0].apply(ops[0]), src.rf_full[1].apply(ops[1]))
+        full = rf if src.rf_full is src.rf else (src.rf_full[0].apply(ops[0]), src.rf_full[1].apply(ops[1]))
         if layer.kind in GLOBAL_GATES:
             g = whole_input(layer, src.shape)
             full = tuple(  # type: ignore[assignment]
                 replace(union([full[ax], src.rf_full[ax].apply(g[ax])]), jump=full[ax].jump) for ax in (0, 1))
+        big = _oversized(shape, full)
+        if big:
+            self.err(path, f"layer {layer.name!r} ({layer.kind}) on input {src.shape}: {big}",
+                     "convcalc counts exactly, but no network needs sizes this large", ctx)
+            return None
         idx = self.add_node(layer.name, layer.kind, (x,), shape, cost, rf, full, path, ctx, layer)
         node = self.nodes[idx]
         if layer.kind in DATA_DEPENDENT or src.data_dependent:
@@ -331,19 +404,24 @@ class _Builder:
         if name is None:
             name = scope.auto(kind)
         shapes = [self.nodes[i].shape for i in inputs]
-        names = ", ".join(f"{self.nodes[i].name!r} {self.nodes[i].shape}" for i in inputs)
         if kind == "add":
             if len(set(shapes)) != 1:
+                names = ", ".join(f"{self.nodes[i].name!r} {self.nodes[i].shape}" for i in inputs)
                 self.err(path, f"add {name!r} needs equal shapes, found {names}",
                          "use a projection shortcut or match strides and channels", ctx)
                 return None
             shape, cost = shapes[0], add_cost(shapes[0], len(inputs))
         else:
             if len({(s.h, s.w) for s in shapes}) != 1:
+                names = ", ".join(f"{self.nodes[i].name!r} {self.nodes[i].shape}" for i in inputs)
                 self.err(path, f"concat {name!r} needs equal heights and widths, found {names}",
                          "match strides and padding across the branches", ctx)
                 return None
             shape, cost = Shape(sum(s.c for s in shapes), shapes[0].h, shapes[0].w), ZERO
+            if shape.c > MAX_INT:
+                self.err(path, f"concat {name!r} has {shape.c} channels, more than {MAX_INT_DIGITS} digits (the "
+                         "limit)", "convcalc counts exactly, but no network needs sizes this large", ctx)
+                return None
         rfs: list[RF] = [self.nodes[i].rf for i in inputs]
         fulls: list[RF] = [self.nodes[i].rf_full for i in inputs]
         notes: list[str] = []
@@ -360,7 +438,8 @@ class _Builder:
                                     for i in inputs)
                 notes.append(f"misaligned on the {axis} axis by {_num(off)} px: {centres}")
         rf = (union([r[0] for r in rfs]), union([r[1] for r in rfs]))
-        full = (union([r[0] for r in fulls]), union([r[1] for r in fulls]))
+        full = rf if all(self.nodes[i].rf_full is self.nodes[i].rf for i in inputs) else \
+            (union([r[0] for r in fulls]), union([r[1] for r in fulls]))
         idx = self.add_node(name, kind, tuple(inputs), shape, cost, rf, full, path, ctx)
         self.nodes[idx].notes.extend(notes)
         self.nodes[idx].data_dependent = any(self.nodes[i].data_dependent for i in inputs)
@@ -405,6 +484,30 @@ class _Builder:
         except ArgError as exc:
             self.err(path + ("n",), str(exc), exc.hint, ctx)
             return None
+
+    def label(self, args: dict[str, Any], path: KeyPath, k: int, ctx: _Ctx) -> str:
+        """The name segment of iteration k: ``label`` (e.g. ``denselayer${i + 1}``) or k."""
+        if "label" not in args:
+            return str(k)
+        ok, v = self.sub(args["label"], path + ("label",), replace(ctx, env={**ctx.env, "i": k}), interpolate=True)
+        if ok and isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) and "/" not in str(v):
+            return str(v)
+        if ok:
+            self.err(path + ("label",), f"expected a name segment (text without '/'), found {describe(v)}", "", ctx)
+        return str(k)
+
+    def fits(self, n: int, body: Any, path: KeyPath, ctx: _Ctx, kind: str) -> bool:
+        """Refuse, before looping, a repeat or dense block that must pass the expansion limit."""
+        need = n * (1 + self.min_visits(body))
+        if self.visits + need > MAX_NODES:
+            self.err(path + ("n",), f"{kind} n: {n} expands to more than {MAX_NODES} layers (the limit)",
+                     "reduce n; the body is expanded once per iteration", ctx)
+            return False
+        if kind == "dense" and self.edges + n * (n + 1) // 2 > MAX_NODES:
+            self.err(path + ("n",), f"dense n: {n} makes {n * (n + 1) // 2} connections, more than the limit "
+                     f"of {MAX_NODES}", "each iteration takes the concat of all earlier outputs", ctx)
+            return False
+        return True
 
     def body(self, args: dict[str, Any], path: KeyPath, ctx: _Ctx) -> Any:
         if "body" not in args:
@@ -491,15 +594,16 @@ class _Builder:
                full: str | None, outer: _Scope) -> int | None:
         n = self.count(args, path, ctx)
         body = self.body(args, path, ctx)
-        if n is None or body is None:
+        if n is None or body is None or not self.fits(n, body, path, ctx, "dense"):
             return None
         base = scope.prefix if full is None else full + "/"
         feats: list[int] = [] if x is None else [x]
         for k in range(n):
-            it_scope = _Scope(f"{base}{k}/", _declared(body))
+            self.visit(path, ctx)
+            it_scope = _Scope(f"{base}{self.label(args, path, k, ctx)}/", _declared(body))
             xin: int | None = None
             if x is not None:
-                xin = feats[0] if len(feats) == 1 else self.merge("concat", f"{base}{k}/input", feats, path, ctx,
+                xin = feats[0] if len(feats) == 1 else self.merge("concat", f"{it_scope.prefix}input", feats, path, ctx,
                                                                   it_scope)
             y = self.seq(body, path + ("body",), xin, it_scope, replace(ctx, env={**ctx.env, "i": k}), fresh=True)
             if y is None or xin is None:
@@ -511,12 +615,13 @@ class _Builder:
                 full: str | None, outer: _Scope) -> int | None:
         n = self.count(args, path, ctx)
         body = self.body(args, path, ctx)
-        if n is None or body is None:
+        if n is None or body is None or not self.fits(n, body, path, ctx, "repeat"):
             return None
         base = scope.prefix if full is None else full + "/"
         for k in range(n):
-            x = self.seq(body, path + ("body",), x, _Scope(f"{base}{k}/", _declared(body)),
-                         replace(ctx, env={**ctx.env, "i": k}), fresh=True)
+            self.visit(path, ctx)
+            it_scope = _Scope(f"{base}{self.label(args, path, k, ctx)}/", _declared(body))
+            x = self.seq(body, path + ("body",), x, it_scope, replace(ctx, env={**ctx.env, "i": k}), fresh=True)
             if x is None:
                 return None
         return x
@@ -578,9 +683,29 @@ class _Builder:
         inner = _Scope(full + "/" if own else scope.prefix, _declared(t.body))
         new_ctx = _Ctx(env, ctx.calls + ((t.name, self.doc.loc(path)),), ctx.training_only)
         out = self.seq(t.body, t.path, x, inner, new_ctx, fresh=True)
-        if out is not None and own:
+        if out is not None:
             self.blocks.append(BlockEnd(full, t.name, out, self.doc.loc(path)))
         return out
+
+
+def _oversized(shape: Shape, rf: RF) -> str:
+    """Why a layer's output is past the integer limit (shapes and receptive fields), or ''."""
+    h, w = rf
+    vals = (h.size, h.jump, h.start, w.size, w.jump, w.start)
+    if max(shape) <= MAX_INT and all(type(v) is int for v in vals) and -MAX_INT <= min(vals) and max(vals) <= MAX_INT:
+        return ""  # the common case, checked quickly (this runs for every layer)
+    for dim, v in zip(("channels", "height", "width"), shape, strict=True):
+        if v > MAX_INT:
+            return f"its output {dim} {v} has more than {MAX_INT_DIGITS} digits (the limit)"
+    for ax, axis in enumerate(("height", "width")):
+        for what in ("size", "jump", "start"):
+            v = getattr(rf[ax], what)
+            if isinstance(v, Fraction) and (abs(v.numerator) > MAX_INT or v.denominator > MAX_INT) or \
+                    isinstance(v, int) and abs(v) > MAX_INT:
+                label = {"size": "size", "jump": "effective stride", "start": "offset"}[what]
+                return f"its receptive-field {label} on the {axis} axis has more than {MAX_INT_DIGITS} digits " \
+                       "(the limit)"
+    return ""
 
 
 def _num(v: Any) -> str:
@@ -597,7 +722,14 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -
     before = col.count
     b = _Builder(spec, model, col)
     x0 = b.start()
-    out = b.seq(model.layers, model.path, x0, _Scope("", _declared(model.layers)), _Ctx({}))
+    try:
+        out = b.seq(model.layers, model.path, x0, _Scope("", _declared(model.layers)), _Ctx({}))
+    except _TooLarge:  # the diagnostic is collected
+        out = None
+    except RecursionError:  # a safety net: MAX_NESTING and the YAML depth limit keep the walk shallow
+        col.add(Diagnostic(spec.doc.loc(model.path), model.path, "the model nests too deeply to expand",
+                           "blocks or named blocks probably call each other without end"))
+        out = None
     if col.count > before or out is None:
         if errors is None:
             col.raise_if_any(SpecError)

@@ -43,7 +43,7 @@ def describe(value: object) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, str):
-        return f"string {value!r}"
+        return f"string {value!r}" if len(value) <= 60 else f"string {value[:50]!r}… ({len(value)} characters)"
     if isinstance(value, float):
         return f"number {value!r}"
     if isinstance(value, int):
@@ -80,9 +80,12 @@ def non_negative(v: object) -> int:
 def _pair(v: object, minimum: int) -> Pair:
     if isinstance(v, list):
         if len(v) != 2:
-            raise ArgError(f"an integer >= {minimum} or a list [h, w]", v)
+            raise ArgError(f"an integer >= {minimum} or [h, w]", v)
         return (_int(v[0], minimum), _int(v[1], minimum))
-    n = _int(v, minimum)
+    try:
+        n = _int(v, minimum)
+    except ArgError as exc:
+        raise ArgError(f"an integer >= {minimum} or [h, w]", v, exc.hint) from None
     return (n, n)
 
 
@@ -107,7 +110,8 @@ def padding(v: object) -> Padding:
             raise ArgError(expected, v) from None
         return (a, b)
     if isinstance(v, str):
-        raise ArgError(expected, v)
+        close = [o for o in ("same", "valid") if o.startswith(v.lower()[:2]) or v.lower().startswith(o[:2])]
+        raise ArgError(expected, v, f"did you mean {close[0]!r}?" if close and v else "")
     try:
         h, w = nonneg_pair(v)
     except ArgError as exc:
@@ -180,7 +184,7 @@ def parser_schema(p: Callable[[object], Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- typed arguments per family
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConvArgs:
     """conv, dwconv, pwconv, separable, deconv, deform."""
 
@@ -197,7 +201,7 @@ class ConvArgs:
     version: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PoolArgs:
     kernel: Pair = (1, 1)
     stride: Pair | None = None
@@ -207,7 +211,7 @@ class PoolArgs:
     count_include_pad: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SizeArgs:
     """adaptive_avgpool (size) and upsample (scale, mode)."""
 
@@ -216,13 +220,13 @@ class SizeArgs:
     mode: str = "nearest"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinearArgs:
     out: int = 1
     bias: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SEArgs:
     reduction: int | None = None
     width: int | None = None
@@ -230,7 +234,7 @@ class SEArgs:
     gate: str = "sigmoid"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NoArgs:
     """Layers without arguments (activations, bn, flatten, identity); ``groups`` for channel_shuffle."""
 
@@ -317,7 +321,7 @@ KINDS: dict[str, KindSpec] = _kinds()
 WEIGHT_KINDS = frozenset({"conv", "dwconv", "pwconv", "separable", "deconv", "deform", "linear"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Layer:
     """One concrete layer: its kind, full name and typed arguments."""
 

@@ -3,8 +3,9 @@
 State per axis: ``size`` r, ``jump`` j (effective stride) and ``start`` (the first input pixel seen by
 output index 0; effective padding P = −start, centre = start + (r − 1)/2). Start r = 1, j = 1, start 0.
 A window op (k_eff, s, p_begin): r ← r + (k_eff − 1)·j; start ← start − p_begin·j; j ← j·s.
-Merges take the union of the windows and need equal jumps. Values are exact ``Fraction``s, because
-transposed convolutions and upsampling divide the jump.
+Merges take the union of the windows and need equal jumps. Values are exact: ``int``s, and
+``Fraction``s only once transposed convolutions or upsampling divide the jump (ints keep the common
+case fast).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from convcalc.layers import ConvArgs, Layer, PoolArgs, Shape, SizeArgs
 from convcalc.shapes import k_eff, pool_stride, resolve_padding
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AxisOp:
     """How one layer maps windows on one axis.
 
@@ -29,42 +30,57 @@ class AxisOp:
     s: int = 1
     p: int = 0
     mode: str = "down"
+    #: dilation: the k-extent window holds taps (k − 1)/d + 1, d apart (for footprints)
+    d: int = 1
 
 
 IDENTITY = AxisOp()
 
+#: An exact value: an int, or a Fraction when the jump has been divided.
+Exact = Fraction | int
 
-@dataclass(frozen=True)
+
+def _div(a: Exact, b: int) -> Exact:
+    """a / b exactly (an int when b divides a)."""
+    q = Fraction(a, b)
+    return q.numerator if q.denominator == 1 else q
+
+
+@dataclass(frozen=True, slots=True)
 class AxisRF:
     """Receptive field of one output unit on one axis."""
 
-    size: Fraction = Fraction(1)
-    jump: Fraction = Fraction(1)
-    start: Fraction = Fraction(0)
+    size: Exact = 1
+    jump: Exact = 1
+    start: Exact = 0
 
     @property
-    def end(self) -> Fraction:
+    def end(self) -> Exact:
         return self.start + self.size - 1
 
     @property
-    def padding(self) -> Fraction:
+    def padding(self) -> Exact:
         """Effective padding P = −start."""
         return -self.start
 
     @property
-    def centre(self) -> Fraction:
-        return self.start + (self.size - 1) / 2
+    def centre(self) -> Exact:
+        d = self.size - 1
+        return self.start + (d // 2 if isinstance(d, int) and d % 2 == 0 else Fraction(d, 2))
 
     def apply(self, op: AxisOp) -> AxisRF:
         """Window op: r ← r + (k − 1)·j; start ← start − p·j; j ← j·s (transposed/up: j ← j/s)."""
         if op.mode == "down":
+            if op.k == 1 and op.s == 1 and op.p == 0:  # pointwise: the same window
+                return self
             return AxisRF(self.size + (op.k - 1) * self.jump, self.jump * op.s, self.start - op.p * self.jump)
         if op.mode == "transposed":
             # output 0 reads inputs i with i·s = p − t for taps t in 0..k−1
             i_min = -((op.k - 1 - op.p) // op.s)  # ⌈(p − (k − 1))/s⌉
             i_max = op.p // op.s
-            return AxisRF(self.size + (i_max - i_min) * self.jump, self.jump / op.s, self.start + i_min * self.jump)
-        return AxisRF(self.size + (op.k - 1) * self.jump, self.jump / op.s, self.start - op.p * self.jump)
+            return AxisRF(self.size + (i_max - i_min) * self.jump, _div(self.jump, op.s),
+                          self.start + i_min * self.jump)
+        return AxisRF(self.size + (op.k - 1) * self.jump, _div(self.jump, op.s), self.start - op.p * self.jump)
 
 
 RF = tuple[AxisRF, AxisRF]
@@ -78,7 +94,7 @@ def union(windows: Sequence[AxisRF]) -> AxisRF:
     return AxisRF(hi - lo + 1, windows[0].jump, lo)
 
 
-def misalignment(windows: Sequence[AxisRF]) -> Fraction:
+def misalignment(windows: Sequence[AxisRF]) -> Exact:
     """Largest centre difference between merged windows (0 when aligned)."""
     centres = [w.centre for w in windows]
     return max(centres) - min(centres)
@@ -95,10 +111,10 @@ def _conv(layer: Layer, inp: Shape) -> tuple[AxisOp, AxisOp]:
         ke = k_eff(a.kernel[ax], a.dilation[ax])
         if layer.kind == "deconv":
             assert a.padding != "same"
-            ops.append(AxisOp(ke, a.stride[ax], a.padding[ax][0], "transposed"))
+            ops.append(AxisOp(ke, a.stride[ax], a.padding[ax][0], "transposed", a.dilation[ax]))
         else:
             pb, _ = resolve_padding(a.padding, ax, i, ke, a.stride[ax])
-            ops.append(AxisOp(ke, a.stride[ax], pb))
+            ops.append(AxisOp(ke, a.stride[ax], pb, d=a.dilation[ax]))
     return ops[0], ops[1]
 
 
@@ -110,7 +126,7 @@ def _pool(layer: Layer, inp: Shape) -> tuple[AxisOp, AxisOp]:
     for ax, i in enumerate((inp.h, inp.w)):
         ke = k_eff(a.kernel[ax], a.dilation[ax])
         pb, _ = resolve_padding(a.padding, ax, i, ke, s[ax])
-        ops.append(AxisOp(ke, s[ax], pb))
+        ops.append(AxisOp(ke, s[ax], pb, d=a.dilation[ax]))
     return ops[0], ops[1]
 
 
@@ -121,11 +137,11 @@ def whole_input(layer: Layer, inp: Shape) -> tuple[AxisOp, AxisOp]:
 
 def _adaptive(layer: Layer, inp: Shape) -> tuple[AxisOp, AxisOp]:
     """Adaptive pooling: nominal window = the largest PyTorch window, stride ⌊i/o⌋ (exact when o divides i)."""
-    from convcalc.costs import adaptive_windows
+    from convcalc.costs import adaptive_max_window
 
     a = layer.args
     assert isinstance(a, SizeArgs)
-    ops = [AxisOp(max(adaptive_windows(i, o)), max(1, i // o)) for i, o in zip((inp.h, inp.w), a.size, strict=True)]
+    ops = [AxisOp(adaptive_max_window(i, o), max(1, i // o)) for i, o in zip((inp.h, inp.w), a.size, strict=True)]
     return ops[0], ops[1]
 
 

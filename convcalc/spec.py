@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
-from convcalc.layers import ArgError, Padding, boolean, describe, padding, positive
+from convcalc.layers import KINDS, ArgError, Padding, boolean, describe, padding, positive
 from convcalc.yaml_source import Document, load_file, load_text
 
 TOP_KEYS = ("convcalc", "name", "description", "input", "defaults", "blocks", "layers", "alternatives", "budget")
@@ -20,6 +20,8 @@ ALT_KEYS = ("name", "description", "input", "layers", "budget")
 INPUT_KEYS = ("channels", "height", "width", "size", "batch")
 DEFAULT_KEYS = ("bias", "padding")
 TEMPLATE_KEYS = ("params", "body", "description")
+#: Block kinds (see convcalc.graph); a named block may not take one of these names or a layer kind's.
+BLOCK_NAMES = ("sequence", "residual", "branches", "dense", "repeat", "side")
 
 
 def did_you_mean(word: str, options: Any) -> str:
@@ -171,7 +173,7 @@ def parse_spec(doc: Document, errors: Collector | None = None) -> Spec:
         col.raise_if_any()
         return spec
     p.keys(top, (), TOP_KEYS)
-    if "convcalc" in top and top["convcalc"] != 1:
+    if "convcalc" in top and (type(top["convcalc"]) is not int or top["convcalc"] != 1):
         p.err(("convcalc",), f"unsupported format version {describe(top['convcalc'])}", "only version 1 exists")
     spec.name = p.text(top.get("name"), ("name",)) or stem
     spec.description = p.text(top.get("description"), ("description",)) or ""
@@ -188,6 +190,11 @@ def parse_spec(doc: Document, errors: Collector | None = None) -> Spec:
     if bm is not None:
         for tname, tdef in bm.items():
             tpath: KeyPath = ("blocks", tname)
+            if tname in KINDS or tname in BLOCK_NAMES or not tname or tname.startswith("$"):
+                what = "a layer kind" if tname in KINDS else "a block kind" if tname in BLOCK_NAMES else "not a name"
+                p.err(tpath, f"expected a new name for a named block, found {tname!r} ({what})",
+                      "rename the block, e.g. my_" + tname.lstrip("$") if tname.strip("$") else "")
+                continue
             tm = p.mapping(tdef, tpath, "a block definition with params and body")
             if tm is None:
                 continue

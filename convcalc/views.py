@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from convcalc.analysis import Comparison, Report
+from convcalc.footprint import Footprint
 from convcalc.units import human, pair, ratio
 
 
@@ -42,7 +43,7 @@ def show_table(r: Report, exact: bool = False) -> Table:
                  frozenset({3, 4, 5}))
 
 
-def compare_table(c: Comparison, exact: bool = False) -> Table:
+def compare_table(c: Comparison, exact: bool = False, title: str = "compare") -> Table:
     """Alternatives side by side with ratios against the first."""
     rows = []
     for r in c.alternatives:
@@ -52,8 +53,16 @@ def compare_table(c: Comparison, exact: bool = False) -> Table:
     notes = [f"ratios against {c.baseline.name!r}; depth = weight layers / non-linearities"]
     for r in c.alternatives:
         notes.extend(f"{r.name}: {n}" for n in r.notes)
-    return Table("compare", ("alternative", "params", "×", "MACs", "×", "FLOPs", "×", "output", "RF", "depth"),
+    return Table(title, ("alternative", "params", "×", "MACs", "×", "FLOPs", "×", "output", "RF", "depth"),
                  rows, None, notes, frozenset({1, 2, 3, 4, 5, 6}))
+
+
+def zoo_table(reports: Sequence[Report], exact: bool = False) -> Table:
+    """The bundled models: input, params, MACs (torchvision's "GFLOPS" label is MACs), description."""
+    rows = [(r.name, shape(r.input_shape), human(r.params, exact), human(r.macs, exact), r.description)
+            for r in reports]
+    return Table("zoo", ("model", "input", "params", "MACs", "description"), rows, None,
+                 ["use a name wherever a spec file is expected: convcalc show resnet50"], frozenset({2, 3}))
 
 
 def rf_table(r: Report, exact: bool = False) -> Table:
@@ -79,3 +88,31 @@ def rf_table(r: Report, exact: bool = False) -> Table:
     notes.extend(r.notes)
     return Table(r.name, ("layer", "type", "output", "RF", "stride", "padding", "centre", "notes"), rows, None,
                  notes)
+
+
+_SHADES = "░▒▓█"
+#: Largest map drawn in a terminal or Markdown block (rows, columns).
+MAP_ROWS, MAP_COLS = 64, 128
+
+
+def footprint_text(model: str, fp: Footprint) -> list[str]:
+    """A footprint as text: per-axis summary and counts, and the 2-D map (· marks a hole) where it fits."""
+    from fractions import Fraction
+
+    h, w = fp.axes
+    lines = [f"{model}: footprint of one interior unit of {fp.layer!r} (paths from each input pixel, one channel)"]
+    for axis, a in (("h", h), ("w", w)):
+        lines.append(f"  {axis}: RF {len(a.counts)} from {a.start}, {a.paths:,} paths, {a.holes} holes, "
+                     f"ERF50 {a.erf(Fraction(1, 2))}, ERF95 {a.erf(Fraction(95, 100))}")
+        if len(a.counts) <= MAP_COLS:
+            lines.append("     " + " ".join(str(c) for c in a.counts))
+    if fp.data_dependent:
+        lines.append("  deformable convolution upstream: nominal footprint, the real one depends on the data")
+    if fp.map is not None and len(fp.map) <= MAP_ROWS and len(fp.map[0]) <= MAP_COLS:
+        top = max(max(row) for row in fp.map)
+        for row in fp.map:
+            lines.append("  " + "".join("·" if c == 0 else _SHADES[min(3, 4 * c // (top + 1))] for c in row))
+        lines.append(f"  (· no path; {' '.join(_SHADES)} quarters of the largest count, {top:,})")
+    else:
+        lines.append("  (2-D map omitted: larger than the terminal; --format json has the counts)")
+    return lines

@@ -171,3 +171,17 @@ layers:
     assert r.output_shape == (104, 4, 4)
     assert r.params == (16 * 9 + 16 * 16) + (16 * 96 + 96 * 9 + 96 * 24) + (24 * 144 + 144 * 9 + 144 * 24) \
         + 24 * 104 + 104
+
+
+def test_iteration_labels_and_block_rows_for_inlined_calls() -> None:
+    r = one("""
+input: {channels: 4, size: 4}
+blocks:
+  layer:
+    body: [conv: {out: 2, kernel: 1, bias: false, name: conv1}]
+layers:
+  - dense: {name: denseblock1, n: 2, label: "denselayer${i + 1}", body: [layer]}
+""")
+    assert [l.name for l in r.layers] == ["denseblock1/denselayer1/conv1", "denseblock1/denselayer2/input",
+                                          "denseblock1/denselayer2/conv1", "denseblock1"]
+    assert [b.name for b in r.blocks] == ["denseblock1/denselayer1", "denseblock1/denselayer2", "denseblock1"]

@@ -1,0 +1,94 @@
+"""The docs cannot rot: README examples are re-run, every command is documented, every spec validates."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from convcalc.cli import app
+from convcalc.schema import spec_schema
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+ALL_SPECS = sorted(p for p in [*ROOT.glob("specs/**/*.yaml"), *ROOT.glob("convcalc/zoo/*.yaml")]
+                   if p.name != "budgets.yaml")
+
+
+def console_examples() -> list[tuple[str, str]]:
+    """(command, expected output) for every ```console block of the README."""
+    out = []
+    for block in re.findall(r"```console\n(.*?)```", README, re.S):
+        lines = block.splitlines()
+        assert lines[0].startswith("$ convcalc ")
+        out.append((lines[0][2:], "\n".join(lines[1:])))
+    return out
+
+
+@pytest.mark.parametrize("command,expected", console_examples())
+def test_readme_examples_are_real_output(command: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, shlex.split(command)[1:])
+    actual = result.stdout + result.stderr
+
+    def norm(s: str) -> list[str]:
+        return [line.rstrip() for line in s.strip("\n").splitlines()]
+
+    assert norm(actual) == norm(expected)
+
+
+def test_quickstart_is_exactly_two_commands() -> None:
+    block = README.split("<!-- quickstart:start -->")[1].split("<!-- quickstart:end -->")[0]
+    commands = [line for line in block.splitlines() if line.startswith("python ")]
+    assert len(commands) == 2
+    assert "compare specs/seed/" in commands[0]
+    assert "[test]" in commands[1] and "pytest" in commands[1]
+
+
+def test_every_command_is_documented() -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name in group.commands:  # type: ignore[attr-defined]
+        assert f"`convcalc {name}" in README, name
+
+
+def test_readme_zoo_table_matches_the_reference_and_the_tool() -> None:
+    ref = {r["model"]: r for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-zoo.csv").open())}
+    table = README.split("<!-- zoo-table:start -->")[1].split("<!-- zoo-table:end -->")[0]
+    rows = [r for r in table.splitlines() if r.startswith("| `")]
+    assert len(rows) == len(ref) == 16
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        name = cells[0].strip("`")
+        assert int(cells[2].replace(",", "")) == int(ref[name]["params"])
+        assert int(cells[3].replace(",", "")) == int(ref[name]["macs"])
+        assert cells[4] == ref[name]["torchvision_gflops_label"]
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_bundled_spec_validates_against_the_schema(path: Path) -> None:
+    import yaml
+
+    jsonschema.validate(yaml.safe_load(path.read_text()), spec_schema())
+
+
+def test_schema_rejects_unknown_keys() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"input": {"channels": 1, "size": 4}, "layers": ["relu"], "bogus": 1}, spec_schema())
+
+
+def test_changelog_has_unreleased_section() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in text
+
+
+def test_schema_is_valid_json_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(spec_schema())
+    assert json.loads(json.dumps(spec_schema())) == spec_schema()

@@ -1,0 +1,48 @@
+"""The bundled zoo equals torchvision's published integers (tests/data/torchvision-zoo.csv) exactly."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from convcalc.analysis import analyze_document
+from convcalc.sources import zoo_document, zoo_names
+from tests.conftest import ROOT
+
+REFERENCE = {r["model"]: r for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-zoo.csv").open())}
+
+
+def test_zoo_has_all_sixteen_reference_models() -> None:
+    assert set(REFERENCE) <= set(zoo_names())
+    assert len(REFERENCE) == 16
+
+
+@pytest.mark.parametrize("model", sorted(REFERENCE))
+def test_params_and_macs_equal_torchvision(model: str) -> None:
+    (report,) = analyze_document(zoo_document(model))
+    ref = REFERENCE[model]
+    assert report.input_shape == (3, int(ref["input_size"]), int(ref["input_size"]))
+    assert report.params == int(ref["params"])
+    assert report.macs == int(ref["macs"])
+    assert round(report.macs / 1e9, 3) == float(ref["torchvision_gflops_label"])
+
+
+def test_inception_v3_aux_classifier_params_count_but_not_its_macs() -> None:
+    (report,) = analyze_document(zoo_document("inception_v3"))
+    aux = [row for row in report.layers if row.training_only]
+    assert aux, "the auxiliary classifier is a training-only side branch"
+    assert report.training_only.macs == 2457600 + 2457600 + 768000
+    assert report.training_only.params == 3326696
+
+
+def test_googlenet_has_no_aux_classifiers() -> None:
+    (report,) = analyze_document(zoo_document("googlenet"))
+    assert not any(row.training_only for row in report.layers)
+
+
+def test_zoo_specs_are_readable_not_expanded() -> None:
+    """Named blocks keep real networks short: no zoo spec is longer than 160 lines."""
+    for name in zoo_names():
+        path = ROOT / "convcalc" / "zoo" / f"{name}.yaml"
+        assert len(path.read_text().splitlines()) <= 160, name
