@@ -515,6 +515,9 @@ def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget
         spec, models = analyze_models(doc, parse_budgets)
     except ConvcalcError as exc:
         return SpecResult(doc.file, error=exc)
+    except (RecursionError, MemoryError) as exc:  # a safety net: the loader's limits should stop these first
+        return SpecResult(doc.file, error=SpecError([Diagnostic(
+            doc.loc(()), (), f"the spec is too large or too deeply nested to analyse ({type(exc).__name__})")]))
     results = []
     problems = Collector()
     for model, own in zip(models, spec_budgets, strict=True):

@@ -48,6 +48,9 @@ def _guard(fn: Callable[[], T]) -> T:
     except ConvcalcError as exc:
         sys.stderr.write(exc.render() + "\n")
         raise typer.Exit(2) from None
+    except (RecursionError, MemoryError) as exc:  # a safety net: the limits should stop hostile specs first
+        sys.stderr.write(f"convcalc: the spec is too large or too deeply nested to analyse ({type(exc).__name__})\n")
+        raise typer.Exit(2) from None
 
 
 def _emit_table(table: object) -> None:
@@ -118,9 +121,23 @@ def compare(
     from convcalc import render, views
     from convcalc.analysis import compare as compare_reports
 
-    reports = [r for s in specs for r in _reports(s)]
+    # every spec is loaded and every error of every bad one goes to stderr; the good ones are still
+    # compared (one complete document on stdout), the bad ones listed, and the exit code is 2
+    reports: list[Report] = []
+    bad: list[str] = []
+    for s in specs:
+        try:
+            reports.extend(_reports(s))
+        except typer.Exit:
+            bad.append(s)
+    if bad and len(specs) > 1:
+        sys.stderr.write(f"compare: {len(bad)} of {len(specs)} specs could not be read and are left out: "
+                         f"{', '.join(bad)}\n")
+    if not reports:
+        raise typer.Exit(2)
+    good = [s for s in specs if s not in bad]
     c = compare_reports(reports)
-    title = "compare: " + ", ".join(dict.fromkeys(_spec_name(s) for s in specs))
+    title = "compare: " + ", ".join(dict.fromkeys(_spec_name(s) for s in good))
     if fmt is Format.json:
         sys.stdout.write(render.comparison_json(c))
     elif fmt is Format.csv:
@@ -129,6 +146,8 @@ def compare(
         sys.stdout.write(render.markdown(views.compare_table(c, exact, title)))
     else:
         _emit_table(views.compare_table(c, exact, title))
+    if bad:
+        raise typer.Exit(2)
 
 
 def _spec_name(source: str) -> str:

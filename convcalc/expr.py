@@ -27,6 +27,19 @@ class ExprError(ValueError):
     """The expression is malformed or uses something that is not allowed."""
 
 
+class Unknown(ExprError):
+    """The expression needs a value that an earlier error left unknown (the caller reports nothing)."""
+
+
+class _UnknownValue:
+    def __repr__(self) -> str:
+        return "unknown"
+
+
+#: Bound to names (in_channels, …) whose value is unknown after an earlier error.
+UNKNOWN: Any = _UnknownValue()
+
+
 def is_expression(value: object) -> bool:
     return isinstance(value, str) and _WHOLE.match(value.strip()) is not None
 
@@ -42,6 +55,8 @@ def substitute(value: object, env: Mapping[str, Any]) -> Any:
         name = m.group(1)
         if name not in env:
             raise ExprError(f"unknown parameter ${name}" + _known(env))
+        if env[name] is UNKNOWN:
+            raise Unknown(name)
         return env[name]
     return evaluate(m.group(2), env)
 
@@ -78,8 +93,11 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
         raise ExprError(f"expression longer than {_MAX_LEN} characters")
     try:
         tree = _parse(text.strip())
+    except ExprError:  # too deep: already says why
+        raise
     except (SyntaxError, ValueError, MemoryError, RecursionError):  # ValueError: a NUL character
-        raise ExprError(f"cannot parse expression {text.strip()!r}") from None
+        shown = text.strip() if len(text.strip()) <= 60 else text.strip()[:57] + "..."
+        raise ExprError(f"cannot parse expression {shown!r}") from None
     value = _eval(tree.body, env)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
         raise ExprError(f"the value has more than {MAX_INT_DIGITS} digits (the limit)")
@@ -94,6 +112,8 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
             return node.id == "True"
         if node.id not in env:
             raise ExprError(f"unknown parameter {node.id!r}" + _known(env))
+        if env[node.id] is UNKNOWN:
+            raise Unknown(node.id)
         return env[node.id]
     if isinstance(node, ast.UnaryOp):
         v = _eval(node.operand, env)

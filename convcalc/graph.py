@@ -16,11 +16,11 @@ from typing import Any
 
 from convcalc.costs import COSTS, ZERO, Cost, add_cost
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
-from convcalc.expr import ExprError, interpolate_text, is_expression, substitute
+from convcalc.expr import UNKNOWN, ExprError, Unknown, interpolate_text, is_expression, substitute
 from convcalc.layers import KINDS, ArgError, Layer, Shape, boolean, describe, non_negative, positive
 from convcalc.receptive import DATA_DEPENDENT, GLOBAL_GATES, RECEPTIVE, RF, START, misalignment, union, whole_input
 from convcalc.shapes import SHAPES, LayerShapeError
-from convcalc.spec import ModelSpec, Spec, Template, did_you_mean
+from convcalc.spec import NO_INPUT, ModelSpec, Spec, Template, did_you_mean
 from convcalc.yaml_source import MAX_INT, MAX_INT_DIGITS
 
 #: Most nodes one model may expand to (repeat, dense and templates multiply). The same limit bounds
@@ -42,6 +42,17 @@ _BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "side": ("name", "body", "training_only"),
 }
 MERGE_KINDS = ("add", "concat")
+#: Hints for kind names other tools use.
+_SYNONYMS = {
+    **dict.fromkeys(("batchnorm", "batch_norm", "batchnorm2d", "bn2d", "norm"), "did you mean 'bn'?"),
+    **dict.fromkeys(("conv2d", "convolution"), "did you mean 'conv'?"),
+    **dict.fromkeys(("fc", "dense_layer", "fully_connected"), "did you mean 'linear'?"),
+    **dict.fromkeys(("swish",), "did you mean 'silu'?"),
+    **dict.fromkeys(("pool", "pooling"), "did you mean 'maxpool' or 'avgpool'?"),
+    **dict.fromkeys(("add", "sum", "skip"), "a residual add is a block: `- residual: {body: [...]}`, or "
+                                            "`- branches: {merge: add, paths: [...]}`"),
+    **dict.fromkeys(("concat", "cat"), "a concat is a block: `- branches: {merge: concat, paths: [...]}`"),
+}
 
 
 @dataclass(slots=True)
@@ -136,7 +147,8 @@ def _declared(items: Any, inside: bool = False) -> set[str]:
         elif kind in ("sequence", "residual", "branches", "side"):
             for key in ("body", "shortcut", "projection"):
                 out |= _declared(args.get(key))
-            for path in args.get("paths") or []:
+            paths = args.get("paths")
+            for path in paths if isinstance(paths, list) else []:
                 out |= _declared(path)
     return out
 
@@ -171,7 +183,10 @@ class _Builder:
 
     def err(self, path: KeyPath, message: str, hint: str, ctx: _Ctx) -> None:
         if ctx.calls:
-            via = "; ".join(f"via {name} at {loc}" for name, loc in reversed(ctx.calls))
+            vias = [f"via {name} at {loc}" for name, loc in reversed(ctx.calls)]
+            if len(vias) > 6:  # a runaway chain of calls: the innermost and the outermost ones
+                vias = vias[:3] + [f"… {len(vias) - 5} more …"] + vias[-2:]
+            via = "; ".join(vias)
             hint = f"{hint} ({via})" if hint else via
         self.errors.add(Diagnostic(self.doc.loc(path), path, message, hint))
 
@@ -303,8 +318,8 @@ class _Builder:
         if kind in self.spec.templates:
             return self.call(self.spec.templates[kind], args, argpath, x, scope, ctx, inline)
         options = list(KINDS) + list(BLOCK_KINDS) + list(self.spec.templates)
-        self.err(path, f"unknown layer kind {kind!r}", did_you_mean(kind, options) or
-                 "run `convcalc schema` for the list of kinds", ctx)
+        self.err(path, f"unknown layer kind {kind!r}", _SYNONYMS.get(kind.lower().replace("-", "_"), "") or
+                 did_you_mean(kind, options) or "run `convcalc schema` for the list of kinds", ctx)
         return None
 
     def sub(self, value: Any, path: KeyPath, ctx: _Ctx, interpolate: bool = False) -> tuple[bool, Any]:
@@ -312,6 +327,8 @@ class _Builder:
             if interpolate and isinstance(value, str) and "${" in value and not is_expression(value):
                 return True, interpolate_text(value, ctx.env)
             return True, substitute(value, ctx.env)
+        except Unknown:  # needs a shape that an earlier error left unknown: that error is reported
+            return False, None
         except ExprError as exc:
             self.err(path, str(exc), "", ctx)
             return False, None
@@ -650,6 +667,8 @@ class _Builder:
         if x is not None:
             s = self.nodes[x].shape
             env.update(in_channels=s.c, in_height=s.h, in_width=s.w)
+        else:  # an earlier error: expressions over the input shape are skipped, the rest still checked
+            env.update(in_channels=UNKNOWN, in_height=UNKNOWN, in_width=UNKNOWN)
         ok = True
         for key, raw in args.items():
             if key == "name":
@@ -721,7 +740,7 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -
     col = errors if errors is not None else Collector()
     before = col.count
     b = _Builder(spec, model, col)
-    x0 = b.start()
+    x0 = b.start() if model.input is not NO_INPUT else None
     try:
         out = b.seq(model.layers, model.path, x0, _Scope("", _declared(model.layers)), _Ctx({}))
     except _TooLarge:  # the diagnostic is collected

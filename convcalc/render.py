@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis import BlockRow, Comparison, Field, LayerRow, Report
 from convcalc.costs import Cost
-from convcalc.footprint import Footprint
-from convcalc.views import Table
+
+if TYPE_CHECKING:  # annotations only: `show --format json` need not import them
+    from convcalc.footprint import Footprint
+    from convcalc.views import Table
 
 try:  # the C function behind json.encoder.encode_basestring, without importing the json package
     from _json import encode_basestring

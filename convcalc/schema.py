@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from convcalc.budget import budget_schema
 from convcalc.layers import KINDS, boolean, padding, parser_schema
 
 _EXPR = {"type": "string", "pattern": r"^\$"}
@@ -54,7 +55,7 @@ def spec_schema() -> dict[str, Any]:
            "required": ["channels"]}
     alt = {"type": "object", "additionalProperties": False, "required": ["layers"],
            "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "input": inp,
-                          "layers": layer_list, "budget": {"type": "object"}}}
+                          "layers": layer_list, "budget": budget_schema()}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://convcalc.dev/schema/spec-1.json",
@@ -74,7 +75,7 @@ def spec_schema() -> dict[str, Any]:
                                "description": {"type": "string"}}}},
             "layers": layer_list,
             "alternatives": {"type": "array", "minItems": 1, "items": alt},
-            "budget": {"type": "object"},
+            "budget": budget_schema(),
         },
         "oneOf": [{"required": ["layers"]}, {"required": ["alternatives"]}],
         "$defs": {"item": {"anyOf": items}},

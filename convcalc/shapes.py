@@ -80,7 +80,8 @@ def _conv(layer: Layer, inp: Shape) -> Shape:
             op = a.output_padding[ax]
             if op >= max(a.stride[ax], a.dilation[ax]):
                 raise LayerShapeError(
-                    f"output_padding {op} must be smaller than the stride or the dilation on the {AXES[ax]} axis")
+                    f"output_padding {op} must be smaller than the stride or the dilation on the {AXES[ax]} axis",
+                    "output_padding only picks among the output sizes a stride allows (as in PyTorch)")
             o = (i - 1) * a.stride[ax] - pb - pe + a.dilation[ax] * (a.kernel[ax] - 1) + op + 1
             if o < 1:
                 raise LayerShapeError(f"output size {o} on the {AXES[ax]} axis is less than 1",

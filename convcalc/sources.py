@@ -25,7 +25,11 @@ def zoo_document(name: str) -> Document:
 def open_source(arg: str) -> Document:
     """A spec file path, or a zoo model name (``resnet50``)."""
     path = Path(arg)
-    if path.exists() or arg.endswith((".yaml", ".yml")) or "/" in arg:
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, or a NUL byte: load_file says so
+        exists = True
+    if exists or arg.endswith((".yaml", ".yml")) or "/" in arg:
         return load_file(path)
     names = zoo_names()
     if arg in names:

@@ -43,6 +43,11 @@ class InputSpec:
     batch: int = 1
 
 
+#: Stands in for an input that could not be read (the error is collected), so that the layers are still
+#: walked and their own errors reported in the same pass. Never reaches a report.
+NO_INPUT = InputSpec(0, 0, 0)
+
+
 @dataclass(frozen=True)
 class Defaults:
     bias: bool | None = None
@@ -174,7 +179,8 @@ def parse_spec(doc: Document, errors: Collector | None = None) -> Spec:
         return spec
     p.keys(top, (), TOP_KEYS)
     if "convcalc" in top and (type(top["convcalc"]) is not int or top["convcalc"] != 1):
-        p.err(("convcalc",), f"unsupported format version {describe(top['convcalc'])}", "only version 1 exists")
+        p.err(("convcalc",), f"expected format version 1, found {describe(top['convcalc'])}",
+              "only version 1 exists")
     spec.name = p.text(top.get("name"), ("name",)) or stem
     spec.description = p.text(top.get("description"), ("description",)) or ""
     spec.budget = top.get("budget")
@@ -214,8 +220,8 @@ def parse_spec(doc: Document, errors: Collector | None = None) -> Spec:
         layers = p.layer_list(top["layers"], ("layers",))
         if "input" not in top:
             p.err((), "missing key 'input'", "e.g. input: {channels: 3, height: 224, width: 224}")
-        if layers is not None and inp is not None:
-            spec.models.append(ModelSpec(spec.name, spec.description, inp, layers, ("layers",),
+        if layers is not None:  # with NO_INPUT (an error is collected) the layers are still checked
+            spec.models.append(ModelSpec(spec.name, spec.description, inp or NO_INPUT, layers, ("layers",),
                                          top.get("budget"), ("budget",)))
     elif "alternatives" in top:
         alts = top["alternatives"]
@@ -240,9 +246,9 @@ def parse_spec(doc: Document, errors: Collector | None = None) -> Spec:
                     p.err(apath, "missing key 'layers'")
                     continue
                 layers = p.layer_list(am["layers"], apath + ("layers",))
-                if layers is not None and ainp is not None:
+                if layers is not None:
                     spec.models.append(ModelSpec(name, p.text(am.get("description"), apath + ("description",)) or "",
-                                                 ainp, layers, apath + ("layers",), am.get("budget"),
+                                                 ainp or NO_INPUT, layers, apath + ("layers",), am.get("budget"),
                                                  apath + ("budget",)))
     else:
         p.err((), "missing key 'layers' (or 'alternatives')", "a spec lists its layers under `layers:`")

@@ -177,7 +177,9 @@ def load_file(path: str | Path) -> Document:
     except FileNotFoundError:
         raise _fail(name, 1, 1, "no such file") from None
     except OSError as exc:
-        raise _fail(name, 1, 1, f"cannot read the file: {exc.strerror}") from None
+        raise _fail(name, 1, 1, f"cannot read the file: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL byte in the name
+        raise _fail(name, 1, 1, "is not a valid file name") from None
     return load_bytes(raw, name, p.parent)
 
 

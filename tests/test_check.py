@@ -461,3 +461,30 @@ def test_github_paths_relative_to_the_workspace(monkeypatch: pytest.MonkeyPatch)
     assert workspace_path("specs/x.yaml") == "specs/x.yaml"
     lines = run("check", str(FIX / "exceeds.yaml"), "-f", "github").stdout.splitlines()
     assert lines[0].startswith("::error file=tests/fixtures/check/exceeds.yaml,line=6,")
+
+
+def test_a_spec_that_exhausts_the_stack_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    import convcalc.budget as budget
+
+    real = budget.analyze_models
+
+    def explode(doc: Any, extra: Any = None) -> Any:
+        if doc.file.endswith("exceeds.yaml"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(doc, extra)
+
+    monkeypatch.setattr(budget, "analyze_models", explode)
+    r = check([str(FIX / "exceeds.yaml"), str(FIX / "within.yaml")])
+    assert [s.status for s in r.specs] == ["error", "pass"] and r.exit_code == 2
+    assert "too large or too deeply nested" in r.specs[0].error.render()  # type: ignore[union-attr]
+
+
+def test_budgets_file_governs_zoo_models(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text("budgets:\n  zoo:resnet50: {max_params: 25M}\n"
+                                     "  zoo:resnet18: {max_params: 12M, min_rf: 400, rf_at: layer4}\n")
+    code, data = as_json("--budgets", str(tmp_path / "b.yaml"))
+    assert code == 1
+    r50 = budgets_of(data, "zoo:resnet50.yaml", "resnet50")["max_params"]
+    assert (r50["limit"], r50["actual"], r50["passed"]) == (25_000_000, 25_557_032, False)
+    r18 = budgets_of(data, "zoo:resnet18.yaml", "resnet18")
+    assert r18["max_params"]["passed"] and r18["min_rf[h]"]["actual"] == 435  # RF of resnet18's layer4

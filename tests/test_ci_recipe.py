@@ -60,7 +60,7 @@ def test_recipe_is_a_workflow(source: Path) -> None:
         uses = [s.get("uses", "") for s in job["steps"]]
         assert any(u.startswith("actions/checkout@") for u in uses), "check out the repository first"
     script = "\n".join(run_steps(workflow))
-    assert re.search(r"\bpip install convcalc\b", script)
+    assert re.search(r"\bpip install \"convcalc @ git\+https://", script)
     assert re.search(r"\bconvcalc check specs/ .*--format github", script)
     assert "$GITHUB_STEP_SUMMARY" in script
 
@@ -89,7 +89,7 @@ def test_recipe_runs(source: Path, tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"step failed ({done.returncode}):\n{script}\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout)
-    assert "install convcalc" in (tmp_path / "pip.log").read_text()
+    assert "install convcalc @ git+https://" in (tmp_path / "pip.log").read_text()
     annotations = [line for out in outputs for line in out.splitlines() if line.startswith("::")]
     assert annotations, "the check step writes workflow commands"
     assert all(GITHUB_LINE.match(line) for line in annotations), annotations
