@@ -17,6 +17,7 @@ from convcalc.errors import ConvcalcError
 
 if TYPE_CHECKING:
     from convcalc.analysis import Report
+    from convcalc.views import Table
 
 app = typer.Typer(
     name="convcalc",
@@ -53,14 +54,12 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(2) from None
 
 
-def _emit_table(table: object) -> None:
+def _emit_table(table: Table) -> None:
     from rich.console import Console
     from rich.measure import Measurement
 
     from convcalc.richview import rich_table
-    from convcalc.views import Table
 
-    assert isinstance(table, Table)
     console = Console()
     piped = not console.is_terminal
     renderable = rich_table(table, fit=piped)
@@ -99,16 +98,23 @@ def show(
     """Per-layer cost table (params, MACs, share) with totals, for every model in SPEC."""
     from convcalc import render, views
 
-    reports = _reports(spec)
+    _emit_models(_reports(spec), fmt, exact, render.show_csv, views.show_table)
+
+
+def _emit_models(reports: list[Report], fmt: Format, exact: bool, to_csv: Callable[[Report], str],
+                 to_table: Callable[[Report, bool], Table]) -> None:
+    """Per-model output of show and rf: one JSON document, one CSV, or a table per model."""
+    from convcalc import render
+
     if fmt is Format.json:
         sys.stdout.write(render.models_json(reports))
     elif fmt is Format.csv:
-        sys.stdout.write(render.join_csv([render.show_csv(r) for r in reports]))
+        sys.stdout.write(render.join_csv([to_csv(r) for r in reports]))
     elif fmt is Format.markdown:
-        sys.stdout.write("\n".join(render.markdown(views.show_table(r, exact)) for r in reports))
+        sys.stdout.write("\n".join(render.markdown(to_table(r, exact)) for r in reports))
     else:
         for r in reports:
-            _emit_table(views.show_table(r, exact))
+            _emit_table(to_table(r, exact))
 
 
 @app.command()
@@ -170,16 +176,7 @@ def rf(
     if map_layer is not None:
         _footprints(spec, map_layer, fmt)
         return
-    reports = _reports(spec)
-    if fmt is Format.json:
-        sys.stdout.write(render.models_json(reports))
-    elif fmt is Format.csv:
-        sys.stdout.write(render.join_csv([render.rf_csv(r) for r in reports]))
-    elif fmt is Format.markdown:
-        sys.stdout.write("\n".join(render.markdown(views.rf_table(r, exact)) for r in reports))
-    else:
-        for r in reports:
-            _emit_table(views.rf_table(r, exact))
+    _emit_models(_reports(spec), fmt, exact, render.rf_csv, views.rf_table)
 
 
 def _footprints(spec: str, layer: str, fmt: Format) -> None:
@@ -465,6 +462,9 @@ def _ci_emit(out: object, fmt: CIFormat, people: str, summary: str | None, markd
         if isinstance(part, str):
             sys.stdout.write(part)
         else:
+            from convcalc.views import Table
+
+            assert isinstance(part, Table)
             _emit_table(part)
     if people and fmt is not CIFormat.github:
         sys.stderr.write(people)
