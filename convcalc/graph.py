@@ -414,6 +414,9 @@ class _Builder:
         node = self.nodes[idx]
         if layer.kind in DATA_DEPENDENT or src.data_dependent:
             node.data_dependent = True
+        if layer.kind == "adaptive_avgpool" and (src.shape.h % shape.h or src.shape.w % shape.w):
+            node.notes.append(f"adaptive pooling {src.shape.h}×{src.shape.w} → {shape.h}×{shape.w}: the windows "
+                              "vary in size; receptive field is nominal (largest window, stride ⌊in/out⌋)")
         return idx
 
     def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: _Ctx,
@@ -558,7 +561,9 @@ class _Builder:
             short = self.seq(args["shortcut"], path + ("shortcut",), x, scope, ctx)
         elif "projection" in args:
             # walked in any case, so its arguments are checked; built only when the shape changes
-            needed = x is not None and y is not None and self.nodes[x].shape != self.nodes[y].shape
+            needed = x is not None and y is not None and (
+                self.nodes[x].shape != self.nodes[y].shape
+                or any(self.nodes[x].rf[ax].jump != self.nodes[y].rf[ax].jump for ax in (0, 1)))
             projected = self.seq(args["projection"], path + ("projection",), x if needed else None, scope, ctx)
             short = projected if needed else x
         if y is None or short is None:

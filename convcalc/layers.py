@@ -131,6 +131,13 @@ def number(v: object) -> float:
     return float(v)
 
 
+def probability(v: object) -> float:
+    p = number(v)
+    if not 0 <= p <= 1:
+        raise ArgError("a probability between 0 and 1", v)
+    return p
+
+
 def choice(*options: str) -> Callable[[object], str]:
     def parse(v: object) -> str:
         if v not in options:
@@ -170,6 +177,8 @@ def parser_schema(p: Callable[[object], Any]) -> dict[str, Any]:
                        {"type": "array", "minItems": 2, "maxItems": 2, "items": _PAIR}]}
     elif p is boolean:
         s = {"type": "boolean"}
+    elif p is probability:
+        s = {"type": "number", "minimum": 0, "maximum": 1}
     elif p is number:
         s = {"type": "number"}
     elif hasattr(p, "options"):
@@ -303,7 +312,7 @@ def _kinds() -> dict[str, KindSpec]:
         add(KindSpec(a, NoArgs, {}, (), f"{a} activation"))
     add(KindSpec("linear", LinearArgs, {"out": positive, "bias": boolean}, ("out",), "fully connected"))
     add(KindSpec("flatten", NoArgs, {}, (), "C×H×W → (C·H·W)×1×1"))
-    add(KindSpec("dropout", NoArgs, {"p": number}, (), "dropout (identity at inference)"))
+    add(KindSpec("dropout", NoArgs, {"p": probability}, (), "dropout (identity at inference)"))
     add(KindSpec("identity", NoArgs, {}, (), "identity"))
     add(KindSpec("channel_shuffle", NoArgs, {"groups": positive}, ("groups",), "channel shuffle (permutation)"))
     add(KindSpec("se", SEArgs, {"reduction": positive, "width": positive,

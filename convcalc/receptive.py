@@ -75,11 +75,11 @@ class AxisRF:
                 return self
             return AxisRF(self.size + (op.k - 1) * self.jump, self.jump * op.s, self.start - op.p * self.jump)
         if op.mode == "transposed":
-            # output 0 reads inputs i with i·s = p − t for taps t in 0..k−1
-            i_min = -((op.k - 1 - op.p) // op.s)  # ⌈(p − (k − 1))/s⌉
-            i_max = op.p // op.s
-            return AxisRF(self.size + (i_max - i_min) * self.jump, _div(self.jump, op.s),
-                          self.start + i_min * self.jump)
+            # output u reads inputs i with i·s = u + p − t, t in 0..k−1: i ∈ [(u + p − k + 1)/s, (u + p)/s].
+            # Those (fractional) bounds hold for every u, so the window is an outer bound for every unit
+            # (the exact window of one unit alternates with u mod s and can even be empty).
+            return AxisRF(self.size + (op.k - 1) * _div(self.jump, op.s), _div(self.jump, op.s),
+                          self.start + (op.p - op.k + 1) * _div(self.jump, op.s))
         return AxisRF(self.size + (op.k - 1) * self.jump, _div(self.jump, op.s), self.start - op.p * self.jump)
 
 

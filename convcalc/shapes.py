@@ -71,6 +71,9 @@ def _conv(layer: Layer, inp: Shape) -> Shape:
         raise LayerShapeError(
             f"groups {g} must divide the input channels {cin} and the output channels {cout}",
             "choose groups that divide both channel counts")
+    if layer.kind == "deform" and cin % a.offset_groups:
+        raise LayerShapeError(f"offset_groups {a.offset_groups} must divide the input channels {cin}",
+                              "torchvision's deform_conv2d requires it")
     if layer.kind == "deconv":
         if a.padding == "same":
             raise LayerShapeError("padding 'same' is not supported for deconv", "give explicit padding")
@@ -110,7 +113,7 @@ def _pool(layer: Layer, inp: Shape) -> Shape:
     s = pool_stride(a)
     if a.padding != "same":
         for ax in (0, 1):
-            if max(a.padding[ax]) * 2 > k_eff(a.kernel[ax], a.dilation[ax]):
+            if max(a.padding[ax]) * 2 > a.kernel[ax]:
                 raise LayerShapeError(
                     f"pool padding {max(a.padding[ax])} is more than half the kernel on the {AXES[ax]} axis",
                     "PyTorch requires padding <= kernel // 2 for pooling")

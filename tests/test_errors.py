@@ -89,3 +89,14 @@ def test_expansion_limit() -> None:
 
     msg = errors("input: {channels: 1, size: 4}\nlayers:\n  - repeat: {n: 1000000, body: [relu, relu, relu]}\n")
     assert f"more than {MAX_NODES} layers" in msg
+
+
+def test_validation_matches_pytorch_and_torchvision() -> None:
+    """Found by the PyTorch cross-check: specs PyTorch or torchvision would reject are errors here too."""
+    msg = errors("input: {channels: 4, size: 5}\nlayers:\n  - deform: {out: 4, kernel: 3, offset_groups: 3}\n")
+    assert "offset_groups 3 must divide the input channels 4" in msg
+    msg = errors("input: {channels: 1, size: 9}\nlayers:\n  - maxpool: {kernel: 3, stride: 1, dilation: 2, "
+                 "padding: 2}\n")
+    assert "pool padding 2 is more than half the kernel on the height axis" in msg
+    msg = errors("input: {channels: 1, size: 9}\nlayers:\n  - dropout: {p: 7}\n")
+    assert "layers[0].dropout.p: expected a probability between 0 and 1, found 7" in msg

@@ -171,11 +171,30 @@ def test_global_pool_and_linear_see_everything() -> None:
 
 
 def test_transposed_conv_divides_the_jump() -> None:
-    """Output 0 of deconv(k4, s2, p1) reads inputs -1 and 0 of a conv(k3, s2, p1): windows [-3,-1] ∪ [-1,1]."""
+    """deconv(k4, s2, p1): unit u reads inputs in [(u + 1 − 3)/2, (u + 1)/2] of a conv(k3, s2, p1) with jump 2:
+    for u = 0 that is [−1, 1/2] → pixels [−1·2 − 1, 1/2·2 + 1] = [−3, 2]: size 6, an outer bound for every unit
+    (unit 0 alone reads [−3, 1], unit 1 reads [−1, 3])."""
     r = one("input: {channels: 1, size: 8}\nlayers:\n  - conv: {out: 1, kernel: 3, stride: 2, padding: 1}\n"
             "  - deconv: {out: 1, kernel: 4, stride: 2, padding: 1}\n")
     assert r.output_shape == (1, 8, 8)
-    assert (r.rf.size, r.rf.stride, r.rf.padding) == ((5, 5), (1, 1), (3, 3))
+    assert (r.rf.size, r.rf.stride, r.rf.padding) == ((6, 6), (1, 1), (3, 3))
+
+
+def test_transposed_conv_whose_unit_0_reads_nothing_has_a_positive_field() -> None:
+    """deconv(k1, s3, p1): unit 0 reads no input (i·3 = 1 has no solution); the outer bound stays positive."""
+    from fractions import Fraction
+
+    r = one("input: {channels: 1, size: 6}\nlayers:\n  - conv: {out: 1, kernel: 1, stride: 3}\n"
+            "  - deconv: {out: 1, kernel: 1, stride: 3, padding: 1}\n")
+    assert r.rf.size == (1, 1) and r.rf.stride == (1, 1) and r.rf.padding == (-1, -1)
+    r2 = one("input: {channels: 1, size: 2}\nlayers:\n  - deconv: {out: 1, kernel: 4, stride: 2, padding: 1}\n")
+    assert r2.rf.size == (Fraction(5, 2), Fraction(5, 2))
+
+
+def test_adaptive_pool_that_does_not_divide_is_flagged() -> None:
+    r = one("input: {channels: 1, size: 10}\nlayers:\n  - adaptive_avgpool: {size: 4}\n")
+    assert "the windows vary in size; receptive field is nominal" in r.notes[0]
+    assert one("input: {channels: 1, size: 12}\nlayers:\n  - adaptive_avgpool: {size: 4}\n").notes == ()
 
 
 def test_upsampling_divides_the_jump_exactly() -> None:

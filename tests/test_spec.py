@@ -185,3 +185,10 @@ layers:
     assert [l.name for l in r.layers] == ["denseblock1/denselayer1/conv1", "denseblock1/denselayer2/input",
                                           "denseblock1/denselayer2/conv1", "denseblock1"]
     assert [b.name for b in r.blocks] == ["denseblock1/denselayer1", "denseblock1/denselayer2", "denseblock1"]
+
+
+def test_projection_is_built_when_only_the_jump_changes() -> None:
+    """On a 1×1 map a strided body keeps the shape; the projection is still needed (torchvision builds it)."""
+    r = one("input: {channels: 4, size: 1}\nlayers:\n  - residual: {body: [conv: {out: 4, kernel: 3, stride: 2, "
+            "padding: 1}], projection: [conv: {out: 4, kernel: 1, stride: 2, name: down}]}\n")
+    assert "down" in [l.name for l in r.layers]
