@@ -252,7 +252,7 @@ def run(argv: list[str] | None = None) -> None:
 # values or flags. Such a line is parsed here from the very OptionInfo/ArgumentInfo declarations Typer reads, and
 # the command function is called directly. Anything else (no command, --help, --version, an unknown option, a bad
 # choice, a missing or extra argument, `--`, a parameter type or feature not handled here) returns None and Typer
-# parses, reports and exits exactly as always. tests/test_cli_fast.py checks both paths give the same output.
+# parses, reports and exits exactly as always. tests/test_fast_paths.py checks both paths give the same output.
 
 _FLAG, _TEXT, _CHOICE, _LIST = "flag", "text", "choice", "list"
 
@@ -296,7 +296,8 @@ def _direct(args: list[str]) -> list[tuple[Callable[..., object], dict[str, obje
         calls.append((group.callback, {p: False for p in inspect.signature(group.callback).parameters}))
     command = next((c for c in app.registered_commands if c.callback is not None
                     and (c.name or c.callback.__name__.lower().replace("_", "-")) == args[0]), None)
-    if command is None or command.callback is None or command.context_settings:
+    if command is None or command.callback is None or command.context_settings or command.deprecated \
+            or (command.no_args_is_help and len(args) == 1):
         return None
     fn = command.callback
     try:

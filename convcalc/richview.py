@@ -22,7 +22,8 @@ def rich_table(t: Table, fit: bool = False) -> Group:
         from rich.cells import cell_len
 
         widths = [max(cell_len(line[i]) for line in lines) for i in range(len(t.columns))]
-    rt = RichTable(title=t.title, show_footer=t.footer is not None, header_style="bold")
+    # the title as Text: a model name is not Rich markup ("net[b]"), and no markup or emoji pass is needed
+    rt = RichTable(title=Text(t.title, style="table.title"), show_footer=t.footer is not None, header_style="bold")
     for i, col in enumerate(t.columns):
         rt.add_column(Text(col), justify="right" if i in t.numeric else "left",
                       footer=Text(t.footer[i]) if t.footer else "", no_wrap=i == 0, width=widths[i])

@@ -55,7 +55,9 @@ class Document:
 
     file: str
     data: Any
-    locations: dict[KeyPath, Location] = field(default_factory=dict)
+    #: (line, column), 1-based, of every value by key path; :meth:`loc` makes the Location (tuples are cheaper
+    #: to build and to keep for the ~4 values per layer of a long spec)
+    locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     base_dir: Path | None = None
     #: problems found while converting (duplicate keys, unsupported tags); raised together by load_text
     problems: Collector = field(default_factory=Collector, repr=False, compare=False)
@@ -65,7 +67,7 @@ class Document:
         while path not in self.locations and path:
             path = path[:-1]
         found = self.locations.get(path)
-        return found if found is not None else Location(self.file, 1, 1)
+        return Location(self.file, *found) if found is not None else Location(self.file, 1, 1)
 
 
 def _fail(file: str, line: int, col: int, message: str, hint: str = "") -> SpecError:
@@ -210,7 +212,8 @@ def _convert(node: Node, path: KeyPath, doc: Document, depth: int, budget: list[
         raise SpecError([Diagnostic(_loc(doc, node), path,
                                     f"nesting is deeper than the limit of {MAX_DEPTH}")])
     if path not in doc.locations:
-        doc.locations[path] = _loc(doc, node)
+        m = node.start_mark
+        doc.locations[path] = (m.line + 1, m.column + 1)
     if isinstance(node, ScalarNode):
         if node.tag not in _SCALAR_TAGS:
             return _unsupported(doc, node, path)
@@ -249,7 +252,8 @@ def _convert(node: Node, path: KeyPath, doc: Document, depth: int, budget: list[
             else:
                 seen[key] = here
             sub = path + (key,)
-            doc.locations[sub] = _loc(doc, value_node)
+            m = value_node.start_mark
+            doc.locations[sub] = (m.line + 1, m.column + 1)
             out[key] = _convert(value_node, sub, doc, depth + 1, budget)
         return out
     raise SpecError([Diagnostic(_loc(doc, node), path, "unsupported YAML node")])  # pragma: no cover

@@ -15,8 +15,10 @@ Three sources of hostile input, all seeded (``derandomize=True``) so CI runs are
 CI runs a small number of examples per test (about 10-20 s in all). To fuzz far longer locally::
 
     CONVCALC_FUZZ_EXAMPLES=100000 python -m pytest tests/test_fuzz.py -q
+    CONVCALC_FUZZ_RANDOM=1 CONVCALC_FUZZ_EXAMPLES=20000 python -m pytest tests/test_fuzz.py -q  # new seed
 
-(``CONVCALC_FUZZ_EXAMPLES`` sets ``max_examples`` of every test here; the CLI test runs a fifth of it.)
+(``CONVCALC_FUZZ_EXAMPLES`` sets ``max_examples`` of every test here; the CLI test runs a fifth of it.
+``CONVCALC_FUZZ_RANDOM=1`` draws a fresh seed each run instead of the fixed, reproducible one.)
 A failure prints the minimal input that triggered it; add it to ``tests/bad/`` with its message.
 """
 
@@ -40,9 +42,10 @@ from convcalc.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted([*(ROOT / "specs").rglob("*.yaml"), *(ROOT / "convcalc" / "zoo").glob("*.yaml")])
 EXAMPLES = int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "150"))
+RANDOM = bool(os.environ.get("CONVCALC_FUZZ_RANDOM"))  # a fresh random seed per run instead of the fixed one
 
 FUZZ = settings(
-    derandomize=True, deadline=None, max_examples=EXAMPLES, database=None,
+    derandomize=not RANDOM, deadline=None, max_examples=EXAMPLES, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 CLI_FUZZ = settings(FUZZ, max_examples=max(10, EXAMPLES // 5))
@@ -70,6 +73,11 @@ VALUES = st.recursive(
                             st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=6)), inner, max_size=5)),
     max_leaves=40,
 )
+#: Values that are almost right somewhere: the shapes and types the spec format uses.
+NEAR_MISS = [0, 1, 2, 5, -1, 3.5, True, None, "", "relu", "same", "$x", "${i}", "${in_channels // 0}", [], {}, [[]],
+             ["relu"], [["relu"], []], [1, 2], [1, 2, 3], [[1, 1], [1]], {"a": 1}, {"n": 2}, {"body": "relu"},
+             {"conv": {"out": 1}}, {"paths": 5}, "x" * 200, 10**29, 10**30]
+MUTANTS = st.one_of(st.sampled_from(NEAR_MISS), VALUES)
 TOKENS = ["input:", "layers:", "- ", "-", ":", " ", "  ", "\n", "\t", "[", "]", "{", "}", ",", "&a ", "*a", "&b ",
           "*b", "!!python/object/apply:os.system ", "!!set ", "!!binary ", "!foo ", "? ", "<<: ", "|", ">", "'", '"',
           "#", "---", "...", "%YAML 1.1", "relu", "conv", "out: 8", "kernel: 3", "channels: 3", "size: 8", "$x",
@@ -174,7 +182,7 @@ def mutate(data: st.DataObject, text: str, doc: Any) -> str:
         return yaml.safe_dump(data.draw(VALUES))
     parent, key = _parent(doc, path), path[-1]
     if how == "replace":
-        parent[key] = data.draw(VALUES)
+        parent[key] = data.draw(MUTANTS)
     elif how == "delete":
         del parent[key]
     elif how == "typo" and isinstance(key, str) and key:
