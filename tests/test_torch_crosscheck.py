@@ -1,0 +1,538 @@
+"""convcalc against PyTorch: every bundled spec and 200 random specs, exported with ``to_torch``.
+
+For each model: the parameter and buffer counts equal the module's (``num_batches_tracked`` aside); every
+node's output shape equals the tensor's; the MACs equal ``FlopCounterMode``'s count // 2 per node, for the
+ops it counts (convolutions, transposed too, on the input side like convcalc; linear; SE's 1×1 convs);
+and the receptive field equals the one measured by back-propagating from one output unit through a
+monotone linear surrogate of the network (``rf_probe``: positive weights, zero biases, activations as
+identities, max pools as sums over the same windows).
+
+Receptive fields (``rf_full``; with the SE gates detached, also the local ``rf``) are compared on the
+unit whose window is most inside the input (unit u's window is unit 0's shifted by u·jump; unit 0 after
+a global path such as an SE gate): a window inside the input on both axes must equal the measured extent
+(min/max of the non-zero gradient; gridded dilation leaves holes inside, never at the ends), and in any
+case the measured extent must lie in the window clipped to the input. Where the jump is fractional
+(after a transposed conv or an upsampling) or windows vary by unit (adaptive pooling whose output does
+not divide its input) or a split takes part of a map whose channels have different windows, unit 0 is
+measured and only containment in the window, widened by a stated slack and rounded outwards, is required
+(see ``inexact_nodes``).
+
+Big specs (zoo, TF-slim) run once at full size (batch 1, no grad) for counts, shapes and MACs; their
+receptive fields are probed on a few nodes at the smallest of ``PROBE_SIZES`` at which they build.
+
+In CI torch is installed (the test extra pins it): a missing torch fails here, unless
+CONVCALC_ALLOW_NO_TORCH=1 is set (then this module is skipped).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+from convcalc import analyze_document
+from convcalc.graph import Graph, Node, build_graph
+from convcalc.layers import KINDS, ConvArgs, SizeArgs
+from convcalc.spec import parse_spec
+from convcalc.yaml_source import Document, load_file, load_text
+from tests.strategies import GeneratedSpec, specs
+
+if os.environ.get("CONVCALC_ALLOW_NO_TORCH") == "1":
+    torch = pytest.importorskip("torch")
+else:
+    import torch
+
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from convcalc.torch_export import ConvcalcNet, _CroppedTransposed, to_torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = sorted([*ROOT.glob("specs/seed/*.yaml"), *ROOT.glob("specs/rf/*.yaml"), *ROOT.glob("convcalc/zoo/*.yaml")])
+
+#: Kinds whose MACs FlopCounterMode counts exactly as convcalc does.
+COUNTED = frozenset({"conv", "dwconv", "pwconv", "separable", "deconv", "linear", "se"})
+#: Specs larger than this (input H·W) get their receptive fields probed on a smaller input.
+PROBE_AREA = 48 * 48
+PROBE_SIZES = (65, 97, 129, 161, 193)
+#: Nodes probed per model on big specs (evenly spread, always including the last spatial one).
+PROBE_NODES = 6
+
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: the tensors are small, and OpenMP threads that wait for each other cost far
+    more than they gain, badly so on a busy machine (here 16× slower with 2 threads on a loaded 2-core box)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def graphs_of(doc: Document) -> list[Graph]:
+    spec = parse_spec(doc)
+    graphs = [build_graph(spec, m) for m in spec.models]
+    assert all(g is not None for g in graphs)
+    return [g for g in graphs if g is not None]
+
+
+def resized(path: Path, size: int) -> list[Graph] | None:
+    """The models of a spec with every input set to size × size (None if it does not build)."""
+    from convcalc.errors import SpecError
+
+    doc = load_file(path)
+    data = doc.data
+
+    def fix(inp: Any) -> None:
+        if isinstance(inp, dict):
+            for key in ("size", "height", "width"):
+                inp.pop(key, None)
+            inp.update(height=size, width=size)
+
+    fix(data.get("input"))
+    for alt in data.get("alternatives") or []:
+        fix(alt.get("input"))
+    try:
+        return graphs_of(doc)
+    except SpecError:
+        return None
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def check_counts(net: ConvcalcNet, g: Graph, report_params: int, report_buffers: int) -> None:
+    params = sum(p.numel() for p in net.parameters())
+    buffers = sum(b.numel() for name, b in net.named_buffers() if not name.endswith("num_batches_tracked"))
+    assert params == sum(n.cost.params for n in g.nodes) == report_params, g.name
+    assert buffers == sum(n.cost.buffers for n in g.nodes) == report_buffers, g.name
+    for node in g.layers:  # per layer too
+        if node.layer is not None:
+            m = net.layers[str(node.index)]
+            assert sum(p.numel() for p in m.parameters()) == node.cost.params, node.name
+            assert sum(b.numel() for name, b in m.named_buffers()
+                       if not name.endswith("num_batches_tracked")) == node.cost.buffers, node.name
+
+
+def check_shapes(values: dict[int, Any], g: Graph, batch: int, training: bool) -> None:
+    for node in g.nodes:
+        if node.training_only and not training:
+            assert node.index not in values, f"{node.name} (training only) ran in eval mode"
+            continue
+        assert tuple(values[node.index].shape) == (batch, *node.shape), f"{g.name}: {node.name} ({node.kind})"
+
+
+def deform_sampling_macs(node: Node, g: Graph) -> int:
+    """The bilinear sampling convcalc counts in a deformable conv (4·O·K·C_in), which FlopCounterMode does not
+    see (gathers; the offset conv and the main conv on the samples are convolutions it counts)."""
+    a = node.layer.args if node.layer is not None else None
+    assert isinstance(a, ConvArgs)
+    cin = g.nodes[node.inputs[0]].shape.c
+    return 4 * node.shape.h * node.shape.w * a.kernel[0] * a.kernel[1] * cin
+
+
+def check_macs(fc: FlopCounterMode, g: Graph) -> None:
+    counts = fc.get_flop_counts()
+    per_node = 0
+    for node in g.layers:
+        if node.training_only:
+            continue
+        flops = sum(counts.get(f"ConvcalcNet.layers.{node.index}", {}).values())
+        per_node += flops
+        where = f"{g.name}: {node.name} ({node.kind})"
+        if node.kind in COUNTED:
+            assert flops == 2 * node.cost.macs, where
+        elif node.kind == "deform":
+            assert flops == 2 * (node.cost.macs - deform_sampling_macs(node, g)), where
+        elif node.kind == "upsample":
+            a = node.layer.args if node.layer is not None else None
+            assert isinstance(a, SizeArgs)
+            assert flops == 0 and node.cost.macs == (4 * node.shape.c * node.shape.h * node.shape.w
+                                                     if a.mode == "bilinear" else 0), where
+        else:
+            assert flops == 0 and node.cost.macs == 0, where
+    assert fc.get_total_flops() == per_node, f"{g.name}: flops outside the layer modules"
+    if not any(n.kind in ("deform", "upsample") for n in g.layers):
+        assert fc.get_total_flops() == 2 * sum(n.cost.macs for n in g.layers if not n.training_only)
+
+
+def run_eval(g: Graph, report_params: int, report_buffers: int) -> None:
+    """One pass in eval mode: counts, every node's shape, MACs."""
+    net = to_torch(g).eval()
+    check_counts(net, g, report_params, report_buffers)
+    x = torch.randn(1, *g.input)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        values = net.forward_all(x)
+    check_shapes(values, g, 1, training=False)
+    check_macs(fc, g)
+    with torch.no_grad():  # (a max pool whose dilated window sees only padding gives −inf, hence NaN later)
+        torch.testing.assert_close(net(x), values[g.output], rtol=0, atol=0, equal_nan=True)
+
+
+def run_train(g: Graph) -> None:
+    """Training mode (batch 2, so batch norm works on 1×1 maps): training-only nodes run too."""
+    net = to_torch(g).train()
+    with torch.no_grad():
+        values = net.forward_all(torch.randn(2, *g.input))
+    check_shapes(values, g, 2, training=True)
+
+
+# ---------------------------------------------------------------- receptive fields
+
+
+def probe(g: Graph, dtype: Any = torch.float64, local: bool = False) -> ConvcalcNet:
+    """The probe with weights 1/fan-in (values stay near 1, so float32 is enough for the big specs: the
+    smallest gradient at a window end is about (1/k)^depth per axis). ``local``: SE gates detached."""
+    net = to_torch(g, rf_probe=True, local=local).to(dtype).eval()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if p.dim() > 1:
+                p.fill_(1.0 / p[0].numel())
+            elif name.endswith("bias"):
+                p.zero_()
+            else:
+                p.fill_(1.0)
+    return net
+
+
+def inexact_nodes(g: Graph) -> dict[int, Fraction]:
+    """Nodes whose windows are not unit 0's shifted by u·jump (fractional jumps; uneven adaptive windows), with
+    the slack allowed on their window ends, in input pixels.
+
+    A transposed conv's window is an outer bound for every unit (fractional bounds (u + p − k + 1)/s …
+    (u + p)/s): no slack. Upsampling keeps unit 0 exact, but later units read ⌊v/s⌋ (nearest: up to one
+    input-side jump j before the linear window) or ⌊(v + ½)/s − ½⌋ and the next (bilinear: up to 2·j).
+    Adaptive pooling whose output o does not divide its input is modelled with stride ⌊i/o⌋ and the
+    largest window (convcalc notes it as nominal): window r may miss up to r·frac(i/o) < o input units."""
+    subset = channel_subsets(g)
+    out: dict[int, Fraction] = {}
+    for node in g.nodes:
+        slack = max((out[i] for i in node.inputs if i in out), default=None)
+        units = 0
+        if node.kind == "deconv":
+            slack = slack or Fraction(0)
+        if node.kind == "upsample":
+            bilinear = node.layer is not None and getattr(node.layer.args, "mode", "") == "bilinear"
+            units = 2 if bilinear else 1
+        if node.kind == "adaptive_avgpool":
+            src = g.nodes[node.inputs[0]].shape
+            if src.h % node.shape.h or src.w % node.shape.w:
+                units = max(node.shape.h, node.shape.w)  # window r may miss r·frac(i/o) < o input units
+        if units:
+            j = max(r.jump for r in g.nodes[node.inputs[0]].rf_full)
+            slack = (slack or Fraction(0)) + units * j
+        if slack is None and (any(r.jump.denominator != 1 for r in node.rf_full) or node.index in subset):
+            slack = Fraction(0)
+        if slack is not None:
+            out[node.index] = slack
+    return out
+
+
+#: Kinds whose every output channel reads every input channel (so all channels share one window).
+MIXING = frozenset({"conv", "pwconv", "separable", "deconv", "deform", "linear"})
+
+
+def channel_subsets(g: Graph) -> set[int]:
+    """Nodes at or after a split of a map whose channels have different windows (a concat of unequal
+    windows, a flatten: each of its channels is one pixel): convcalc gives a node the union over its
+    channels and a split keeps it, an upper bound for the part. Compared by containment only."""
+    mixed: set[int] = set()  # channels with different windows
+    out: set[int] = set()
+    for node in g.nodes:
+        a = node.layer.args if node.layer is not None else None
+        groups = getattr(a, "groups", 1) if node.kind != "separable" else 1
+        if node.kind == "flatten":
+            mixed.add(node.index)
+        elif node.kind == "concat":
+            windows = {tuple((r.start, r.size) for r in (*g.nodes[i].rf, *g.nodes[i].rf_full)) for i in node.inputs}
+            if len(windows) > 1 or any(i in mixed for i in node.inputs):
+                mixed.add(node.index)
+        elif any(i in mixed for i in node.inputs) and not (node.kind in MIXING and groups == 1):
+            mixed.add(node.index)
+        if (node.kind == "split" and node.inputs[0] in mixed) or any(i in out for i in node.inputs):
+            out.add(node.index)
+    return out
+
+
+def global_nodes(g: Graph, local: bool = False) -> set[int]:
+    """Nodes at or after a global path (SE gate unless ``local``, global pooling, flatten): every unit sees
+    the whole map through it, so unit u's window is not unit 0's shifted; they are compared on unit 0."""
+    kinds = {"global_avgpool", "global_maxpool", "flatten"} | (set() if local else {"se"})
+    out: set[int] = set()
+    for node in g.nodes:
+        if node.kind in kinds or any(i in out for i in node.inputs):
+            out.add(node.index)
+    return out
+
+
+def check_rf(net: ConvcalcNet, g: Graph, nodes: list[Node], local: bool = False) -> int:
+    """Measure each node's receptive field by back-propagation; returns how many axes were compared exactly.
+    ``local``: the net's SE gates are detached, compare with convcalc's local ``rf`` (else ``rf_full``).
+
+    One pass for all nodes: sample k of a batch is back-propagated from node k only (the probe has no
+    cross-sample op), so one backward gives every node's input gradient."""
+    for node in g.nodes:  # a window never shrinks (a transposed conv's unit 0 may read no input at all)
+        assert all(r.size >= 1 for r in (*node.rf, *node.rf_full)), f"{g.name}: {node.name} RF {node.rf}"
+    inexact = inexact_nodes(g)
+    if not nodes:
+        return 0
+    lengths = (g.input.h, g.input.w)
+    fixed = global_nodes(g, local)
+    units: list[tuple[int, int]] = []
+    for node in nodes:
+        u = [0, 0]
+        if node.index not in inexact and node.index not in fixed:
+            for ax, o in enumerate((node.shape.h, node.shape.w)):
+                r = (node.rf if local else node.rf_full)[ax]
+                u[ax] = min(max(round(((lengths[ax] - 1) / 2 - float(r.centre)) / float(r.jump)), 0), o - 1)
+        units.append((u[0], u[1]))
+    dtype = next(iter(net.parameters()), torch.ones(())).dtype
+    x = torch.ones(len(nodes), *g.input, dtype=dtype, requires_grad=True)
+    values = net.forward_all(x)
+    total = sum(values[n.index][k, :, u[0], u[1]].sum() for k, (n, u) in enumerate(zip(nodes, units, strict=True)))
+    assert isinstance(total, torch.Tensor)
+    (grad,) = torch.autograd.grad(total, x, allow_unused=True)
+    reached = (grad != 0).any(1) if grad is not None else torch.zeros(len(nodes), *lengths, dtype=torch.bool)
+    exact_axes = 0
+    for k, (node, u) in enumerate(zip(nodes, units, strict=True)):
+        exact_axes += _compare(g, node, u, reached[k], node.index not in inexact, inexact.get(node.index, Fraction(0)),
+                               local, node.index in fixed)
+    return exact_axes
+
+
+def _compare(g: Graph, node: Node, units: tuple[int, int], mask: Any, exact: bool, slack: Fraction,
+             local: bool, after_global: bool) -> int:
+    lengths = (g.input.h, g.input.w)
+    rf = node.rf if local else node.rf_full
+    where = f"{g.name}: {node.name} ({node.kind}) unit {units}"
+    windows = []
+    for ax in (0, 1):
+        lo = rf[ax].start + units[ax] * rf[ax].jump
+        windows.append((lo, lo + rf[ax].size - 1))
+        if after_global and not exact and not local:
+            # a global path sees from pixel 0, but convcalc moves its window like a local one: a transposed
+            # conv with padding ≥ kernel shifts it right (finding 8), so only the upper end is compared
+            windows[-1] = (min(lo, 0), windows[-1][1])
+    if not mask.any():
+        # nothing reached: only if some axis's window leaves the input (padding only, or holes)
+        assert not exact or any(lo < 0 or hi > n - 1 for (lo, hi), n in zip(windows, lengths, strict=True)), \
+            f"{where}: no input pixel reaches it, convcalc says {windows}"
+        return 0
+    # a path whose window leaves the input on one axis may read only padding there (dilation holes) and
+    # then adds nothing on the other axis either: exact ends only when both windows lie in the input
+    inside = all(lo >= 0 and hi <= n - 1 for (lo, hi), n in zip(windows, lengths, strict=True))
+    exact_axes = 0
+    for ax, ((lo, hi), n) in enumerate(zip(windows, lengths, strict=True)):
+        hit = mask.any(1 - ax).nonzero()
+        m, big_m = int(hit.min()), int(hit.max())
+        msg = f"{where} axis {'hw'[ax]}: measured [{m}, {big_m}], convcalc window [{lo}, {hi}] of {n}"
+        if exact:
+            assert lo.denominator == 1 and hi.denominator == 1, msg
+            assert max(int(lo), 0) <= m and big_m <= min(int(hi), n - 1), msg
+            if inside:
+                assert (m, big_m) == (lo, hi), msg
+                exact_axes += 1
+        else:
+            assert max(math.floor(lo - slack), 0) <= m and big_m <= min(math.ceil(hi + slack), n - 1), \
+                f"{msg} (slack {slack})"
+    return exact_axes
+
+
+def spread(nodes: list[Node], k: int) -> list[Node]:
+    """Up to k nodes evenly spread, the last one always included."""
+    if len(nodes) <= k:
+        return nodes
+    step = Fraction(len(nodes) - 1, k - 1)
+    return [nodes[int(j * step)] for j in range(k)]
+
+
+def spatial(g: Graph) -> list[Node]:
+    return [n for n in g.layers if not n.training_only and (n.shape.h > 1 or n.shape.w > 1)]
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_importing_convcalc_does_not_import_torch() -> None:
+    code = ("import sys, convcalc, convcalc.analysis, convcalc.graph, convcalc.views, convcalc.render\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_deform_reference_with_zero_offsets_is_a_conv(version: int) -> None:
+    """With the offset conv at zero, deformable conv v1 is the plain conv with the same weights (v2: times
+    sigmoid(0) = 1/2), on a strided, dilated, asymmetrically padded, grouped example."""
+    text = ("input: {channels: 4, height: 9, width: 8}\nlayers:\n"
+            f"  - deform: {{out: 6, kernel: [3, 2], stride: [2, 1], dilation: [1, 2], groups: 2, "
+            f"offset_groups: 2, version: {version}, padding: [[1, 2], [0, 1]]}}\n")
+    (g,) = graphs_of(load_text(text, "deform.yaml"))
+    net = to_torch(g).double()
+    deform = net.layers["1"]
+    for p in deform.offset.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
+    padded = torch.nn.functional.pad(x, (0, 1, 1, 2))
+    want = torch.nn.functional.conv2d(padded, deform.weight, deform.bias, (2, 1), 0, (1, 2), 2)
+    if version == 2:
+        want = torch.nn.functional.conv2d(padded, deform.weight / 2, deform.bias, (2, 1), 0, (1, 2), 2)
+    got = net(x)
+    assert got.shape == (2, *g.nodes[1].shape)
+    torch.testing.assert_close(got, want)
+
+
+def test_deform_reference_samples_bilinearly() -> None:
+    """A constant offset of half a pixel down gives the mean of two neighbouring rows (zero outside)."""
+    text = "input: {channels: 1, height: 4, width: 3}\nlayers:\n  - deform: {out: 1, kernel: 1, bias: false}\n"
+    (g,) = graphs_of(load_text(text, "deform.yaml"))
+    net = to_torch(g).double()
+    deform = net.layers["1"]
+    with torch.no_grad():
+        deform.weight.fill_(1.0)
+        deform.offset.weight.zero_()
+        deform.offset.bias.copy_(torch.tensor([0.5, 0.0]))
+    x = torch.arange(12, dtype=torch.float64).reshape(1, 1, 4, 3)
+    below = torch.cat([x[:, :, 1:], torch.zeros(1, 1, 1, 3, dtype=torch.float64)], 2)
+    torch.testing.assert_close(net(x), (x + below) / 2)
+
+
+def test_pool_same_padding_is_tensorflows() -> None:
+    """TF SAME: max pool ignores the padding, average pool divides by the taps inside the input."""
+    text = ("input: {channels: 1, height: 4, width: 4}\nalternatives:\n"
+            "  - {name: max, layers: [maxpool: {kernel: 3, stride: 2, padding: same}]}\n"
+            "  - {name: avg, layers: [avgpool: {kernel: 3, stride: 2, padding: same}]}\n")
+    gmax, gavg = graphs_of(load_text(text, "pool.yaml"))
+    x = -torch.arange(1.0, 17.0).reshape(1, 1, 4, 4)  # all negative: a zero pad would win a max
+    # SAME at 4 with k 3, s 2: pad 1 at the end only; windows rows/cols {0,1,2} and {2,3}
+    assert to_torch(gmax)(x).flatten().tolist() == [-1.0, -3.0, -9.0, -11.0]
+    assert to_torch(gavg)(x).flatten().tolist() == pytest.approx(
+        [-6.0, -7.5, -12.0, -13.5])
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[f"{p.parent.name}/{p.name}" for p in BUNDLED])
+def test_bundled_spec_matches_pytorch(path: Path) -> None:
+    doc = load_file(path)
+    reports = analyze_document(doc)
+    graphs = graphs_of(load_file(path))
+    big = any(g.input.h * g.input.w > PROBE_AREA for g in graphs)
+    for g, r in zip(graphs, reports, strict=True):
+        run_eval(g, r.params, r.total.buffers)
+        if not big:
+            if any(n.training_only for n in g.nodes):
+                run_train(g)
+            nodes = [n for n in g.layers if not n.training_only]
+            check_rf(probe(g), g, nodes)
+            if any(n.kind == "se" for n in nodes):
+                check_rf(probe(g, local=True), g, nodes, local=True)
+    if big:  # receptive fields (and training-only branches) on the smallest input that builds
+        small = next((gs for gs in map(lambda size: resized(path, size), PROBE_SIZES) if gs is not None), None)
+        for g in small or []:
+            if any(n.training_only for n in g.nodes):
+                run_train(g)
+            check_rf(probe(g, torch.float32), g, spread(spatial(g), PROBE_NODES))
+            if any(n.kind == "se" for n in g.nodes):
+                check_rf(probe(g, torch.float32, local=True), g, spread(spatial(g), PROBE_NODES), local=True)
+        if small is None:  # (Inception v3's auxiliary head needs 299): the last feature map at full size
+            for g in graphs:
+                check_rf(probe(g, torch.float32), g, spatial(g)[-1:])
+
+
+BLOCK_FEATURES = {
+    "residual-identity", "residual-projection", "residual-shortcut", "residual-when", "branches-concat",
+    "branches-add", "split", "empty-path", "dense", "repeat", "repeat-$i", "side", "side-training-only",
+    "sequence", "template", "$kind", "make_divisible", "if", "if-false", "alternatives", "same",
+    "defaults-padding-same", "asymmetric-padding", "asymmetric-kernel", "dilation", "stride", "groups",
+    "ceil_mode", "output_padding", "deform-v1", "deform-v2", "upsample-nearest", "upsample-bilinear", "up-down",
+}
+
+
+def test_random_specs_match_pytorch() -> None:
+    seen: set[str] = set()
+    kinds: set[str] = set()
+    exact = [0]
+
+    # no shrinking: a failure prints its (full) spec at once instead of minutes later
+    @settings(max_examples=200, derandomize=True, deadline=None, database=None, print_blob=False,
+              phases=(Phase.explicit, Phase.generate),
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(specs())
+    def run(gen: GeneratedSpec) -> None:
+        doc = load_text(gen.text, "random.yaml")
+        reports = analyze_document(doc)
+        graphs = graphs_of(load_text(gen.text, "random.yaml"))
+        assert [tuple(g.nodes[g.output].shape) for g in graphs] == gen.outputs
+        for g, r in zip(graphs, reports, strict=True):
+            run_eval(g, r.params, r.total.buffers)
+            if any(n.training_only for n in g.nodes):
+                run_train(g)
+            nodes = [n for n in g.layers if not n.training_only]
+            exact[0] += check_rf(probe(g), g, nodes)
+            if any(n.kind == "se" for n in nodes):  # the local field too: SE gates detached
+                exact[0] += check_rf(probe(g, local=True), g, nodes, local=True)
+            kinds.update(n.kind for n in g.nodes)
+        seen.update(gen.features)
+
+    run()
+    assert set(KINDS) | {"add", "concat", "split"} <= kinds, set(KINDS) - kinds
+    assert BLOCK_FEATURES <= seen, BLOCK_FEATURES - seen
+    assert exact[0] > 500  # receptive-field windows compared exactly (both ends inside the input)
+
+
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+def test_general_pool_path_equals_pytorch_native(kind: str) -> None:
+    """The padded general path (used for asymmetric and SAME padding) gives exactly PyTorch's pooling where
+    PyTorch can express it: symmetric padding, ceil_mode, count_include_pad, dilation."""
+    cases = 0
+    for k, s, p, d, ceil, include in itertools.product((1, 2, 3), (1, 2, 3), (0, 1), (1, 2), (False, True),
+                                                       (False, True)):
+        if p > k // 2 or (kind == "avgpool" and (d > 1 or not include and p == 0)):
+            continue
+        extra = f", dilation: {d}" if kind == "maxpool" else f", count_include_pad: {str(include).lower()}"
+        text = (f"input: {{channels: 2, height: 7, width: 6}}\nlayers:\n  - {kind}: {{kernel: {k}, stride: {s}, "
+                f"padding: {p}, ceil_mode: {str(ceil).lower()}{extra}}}\n")
+        try:
+            (g,) = graphs_of(load_text(text, "pool.yaml"))
+        except Exception:  # the kernel does not fit
+            continue
+        net = to_torch(g).double()
+        pool = net.layers["1"]
+        assert pool.native
+        x = torch.randn(1, 2, 7, 6, dtype=torch.float64)
+        native = net(x)
+        pool.native = False
+        torch.testing.assert_close(net(x), native, rtol=0, atol=1e-12, msg=text)
+        cases += 1
+    assert cases > 40
+
+
+def test_asymmetric_transposed_crop_equals_pytorch_padding() -> None:
+    """A transposed conv with padding (p, p) computed as the full output cropped per side equals PyTorch's
+    padding p, with output_padding, stride, dilation and groups."""
+    for k, s, p, op, d, g in itertools.product((1, 2, 3), (1, 2, 3), (0, 1, 2), (0, 1, 2), (1, 2), (1, 2)):
+        if op >= max(s, d) or min((i - 1) * s - 2 * p + d * (k - 1) + op + 1 for i in (4, 5)) < 1:
+            continue
+        native = torch.nn.ConvTranspose2d(2, 4, k, s, p, op, g, True, d).double()
+        full = torch.nn.ConvTranspose2d(2, 4, k, s, 0, op, g, True, d).double()
+        full.load_state_dict(native.state_dict())
+        x = torch.randn(1, 2, 4, 5, dtype=torch.float64)
+        want = native(x)
+        got = _CroppedTransposed(full, ((p, p), (p, p)))(x)
+        torch.testing.assert_close(got, want)
+
+
+def test_channel_shuffle_is_torchs() -> None:
+    (g,) = graphs_of(load_text("input: {channels: 12, size: 2}\nlayers: [channel_shuffle: {groups: 3}]\n", "s.yaml"))
+    x = torch.randn(2, 12, 2, 2)
+    assert torch.equal(to_torch(g)(x), torch.nn.ChannelShuffle(3)(x))
