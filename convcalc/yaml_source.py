@@ -10,6 +10,7 @@ composer recurses, and an alias bomb is refused from the anchor sizes without ex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,19 +123,22 @@ def _prescan(text: str, file: str) -> None:
     stack: list[tuple[str | None, int]] = []  # open collections: (anchor, total before it)
     total = 0
     added = 0  # values added by aliases
-    for ev in yaml.parse(text, Loader=_Loader):
+    flow: list[bool] = []  # style of each open collection (block nesting has no brackets in the text)
+    for ev in _events(text, file, flow):
         if isinstance(ev, yaml.ScalarEvent):
             n = 1
             if ev.anchor is not None:
                 sizes[ev.anchor] = 1
         elif isinstance(ev, yaml.CollectionStartEvent):
             stack.append((ev.anchor, total))
+            flow.append(bool(ev.flow_style))
             if len(stack) > MAX_DEPTH:
                 raise _fail(file, *_pos(ev), f"nesting is deeper than the limit of {MAX_DEPTH}",
                             "lists and mappings inside each other; a spec needs far fewer levels")
             n = 1
         elif isinstance(ev, yaml.CollectionEndEvent):
             anchor, before = stack.pop()
+            flow.pop()
             if anchor is not None:
                 sizes[anchor] = total - before
             continue
@@ -155,6 +159,41 @@ def _prescan(text: str, file: str) -> None:
         total += n
         if total > MAX_NODES:
             raise _fail(file, *_pos(ev), f"the document has more than {MAX_NODES} values (the limit)")
+
+
+def _events(text: str, file: str, flow: list[bool]) -> Iterator[yaml.Event]:
+    """The YAML event stream. Newer libyaml (PyYAML >= 6.0.4) scans ahead and stops deep flow nesting
+    itself; that is reported as convcalc's own nesting limit, at the same place on every version
+    (``flow``: the styles of the collections open so far)."""
+    try:
+        yield from yaml.parse(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" not in str(exc.problem):
+            raise
+        line, col = _deep_bracket(text, MAX_DEPTH - flow.count(False))
+        raise _fail(file, line, col, f"nesting is deeper than the limit of {MAX_DEPTH}",
+                    "lists and mappings inside each other; a spec needs far fewer levels") from None
+
+
+def _deep_bracket(text: str, limit: int) -> tuple[int, int]:
+    """Line and column of the first flow bracket opened past ``limit`` (outside quotes and comments)."""
+    depth = 0
+    for n, line in enumerate(text.splitlines(), 1):
+        quote = ""
+        for c, ch in enumerate(line, 1):
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "#" and (c == 1 or line[c - 2] in " \t"):
+                break
+            elif ch in "[{":
+                depth += 1
+                if depth > limit:
+                    return n, c
+            elif ch in "]}":
+                depth -= 1
+    return 1, 1
 
 
 def _pos(ev: yaml.Event) -> tuple[int, int]:
