@@ -159,22 +159,23 @@ def report_of(g: Graph, file: str = "") -> Report:
     )
 
 
+def _expand(spec: Spec, errors: Collector) -> list[Graph]:
+    """Expand every alternative, adding to ``errors``; raise :class:`SpecError` with all of them, if any."""
+    graphs = [build_graph(spec, m, errors) for m in spec.models]
+    errors.raise_if_any(SpecError)
+    return [g for g in graphs if g is not None]
+
+
 def analyze(spec: Spec) -> list[Report]:
     """Analyse every alternative of a spec. Raises :class:`SpecError` with all problems found."""
     with paused_gc():
-        errors = Collector()
-        graphs = [build_graph(spec, m, errors) for m in spec.models]
-        errors.raise_if_any(SpecError)
-        return [report_of(g, spec.file) for g in graphs if g is not None]
+        return [report_of(g, spec.file) for g in _expand(spec, Collector())]
 
 
 def graphs_of(doc: Document) -> list[Graph]:
     """Parse a loaded document and expand every alternative, reporting all problems together."""
     errors = Collector()
-    spec = parse_spec(doc, errors)
-    graphs = [build_graph(spec, m, errors) for m in spec.models]
-    errors.raise_if_any(SpecError)
-    return [g for g in graphs if g is not None]
+    return _expand(parse_spec(doc, errors), errors)
 
 
 def analyze_document(doc: Document) -> list[Report]:
