@@ -20,10 +20,10 @@ from convcalc.analysis import Field
 from convcalc.budget import CheckRun, ModelResult, Outcome, SpecResult
 from convcalc.diff import GATED, LAYER_METRICS, TOTALS, Delta, DiffRun, Growth, LayerDiff
 from convcalc.errors import ConvcalcError, Diagnostic, Location, format_path
+from convcalc.render import SCHEMA_VERSION
 from convcalc.units import human, human_bytes, pair, percent
 from convcalc.views import Table, shape
 
-SCHEMA_VERSION = 1
 Num = int | Fraction
 
 
