@@ -20,8 +20,9 @@ measured and only containment in the window, widened by a stated slack and round
 Big specs (zoo, TF-slim) run once at full size (batch 1, no grad) for counts, shapes and MACs; their
 receptive fields are probed on a few nodes at the smallest of ``PROBE_SIZES`` at which they build.
 
-In CI torch is installed (the test extra pins it): a missing torch fails here, unless
-CONVCALC_ALLOW_NO_TORCH=1 is set (then this module is skipped).
+torch is not part of the ``test`` extra: without it this module is skipped, with the reason and the
+install command. CI installs the ``crosscheck`` extra and sets CONVCALC_REQUIRE_TORCH=1, so that a
+missing torch there is a failure, never a silent skip.
 """
 
 from __future__ import annotations
@@ -46,15 +47,18 @@ from convcalc.spec import parse_spec
 from convcalc.yaml_source import Document, load_file, load_text
 from tests.strategies import GeneratedSpec, specs
 
-if os.environ.get("CONVCALC_ALLOW_NO_TORCH") == "1":
-    torch = pytest.importorskip("torch")
-else:
+if os.environ.get("CONVCALC_REQUIRE_TORCH") == "1":
     import torch
+else:
+    torch = pytest.importorskip(
+        "torch", reason="the PyTorch cross-checks need torch: install PyTorch's CPU build, then "
+                        "`python -m pip install '.[crosscheck]'` (README, Tests); CI requires them")
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from convcalc.torch_export import ConvcalcNet, _CroppedTransposed, to_torch  # noqa: E402
 
+pytestmark = pytest.mark.torch
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted([*ROOT.glob("specs/seed/*.yaml"), *ROOT.glob("specs/rf/*.yaml"), *ROOT.glob("convcalc/zoo/*.yaml")])
 
