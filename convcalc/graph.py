@@ -8,7 +8,6 @@ side paths such as squeeze-excitation gates). All problems of a model are collec
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -17,6 +16,7 @@ from typing import Any
 from convcalc.costs import COSTS, ZERO, Cost, add_cost
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
 from convcalc.expr import UNKNOWN, ExprError, Unknown, interpolate_text, is_expression, substitute
+from convcalc.hints import meant_arguments, misindented_layer, paths_hint, unknown_argument, unknown_kind
 from convcalc.layers import KINDS, ArgError, Layer, Shape, boolean, describe, non_negative, positive
 from convcalc.receptive import DATA_DEPENDENT, GLOBAL_GATES, RECEPTIVE, RF, START, misalignment, union, whole_input
 from convcalc.shapes import SHAPES, LayerShapeError
@@ -42,17 +42,6 @@ _BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "side": ("name", "body", "training_only"),
 }
 MERGE_KINDS = ("add", "concat")
-#: Hints for kind names other tools use.
-_SYNONYMS = {
-    **dict.fromkeys(("batchnorm", "batch_norm", "batchnorm2d", "bn2d", "norm"), "did you mean 'bn'?"),
-    **dict.fromkeys(("conv2d", "convolution"), "did you mean 'conv'?"),
-    **dict.fromkeys(("fc", "dense_layer", "fully_connected"), "did you mean 'linear'?"),
-    **dict.fromkeys(("swish",), "did you mean 'silu'?"),
-    **dict.fromkeys(("pool", "pooling"), "did you mean 'maxpool' or 'avgpool'?"),
-    **dict.fromkeys(("add", "sum", "skip"), "a residual add is a block: `- residual: {body: [...]}`, or "
-                                            "`- branches: {merge: add, paths: [...]}`"),
-    **dict.fromkeys(("concat", "cat"), "a concat is a block: `- branches: {merge: concat, paths: [...]}`"),
-}
 
 
 @dataclass(slots=True)
@@ -254,7 +243,7 @@ class _Builder:
         """Walk a layer list. ``fresh``: the scope was made for this list alone (a template body or a
         repeat/dense iteration), so a sole unnamed template call, repeat or dense in it adds no name segment."""
         if not isinstance(items, list):
-            self.err(path, f"expected a list of layers, found {describe(items)}", "", ctx)
+            self.err(path, f"expected a list of layers, found {describe(items)}", paths_hint(path, items), ctx)
             return None
         inline = fresh and len(items) == 1
         for i, item in enumerate(items):
@@ -290,7 +279,9 @@ class _Builder:
                 return None
         else:
             found = f"a mapping with {len(item)} keys" if isinstance(item, dict) else describe(item)
+            templates = {n: tuple(t.params) for n, t in self.spec.templates.items()}
             self.err(path, f"expected a layer (a kind name, or a mapping with one key: the kind), found {found}",
+                     isinstance(item, dict) and misindented_layer(item, _BLOCK_KEYS, templates) or
                      "write `- conv: {out: 64, kernel: 3}`; put `name:` inside the arguments", ctx)
             return None
         if isinstance(kind, str) and kind.startswith("$"):
@@ -317,9 +308,8 @@ class _Builder:
             return self.block(kind, args, argpath, x, scope, ctx, inline)
         if kind in self.spec.templates:
             return self.call(self.spec.templates[kind], args, argpath, x, scope, ctx, inline)
-        options = list(KINDS) + list(BLOCK_KINDS) + list(self.spec.templates)
-        self.err(path, f"unknown layer kind {kind!r}", _SYNONYMS.get(kind.lower().replace("-", "_"), "") or
-                 did_you_mean(kind, options) or "run `convcalc schema` for the list of kinds", ctx)
+        self.err(path, f"unknown layer kind {kind!r}", unknown_kind(kind, args, BLOCK_KINDS, self.spec.templates),
+                 ctx)
         return None
 
     def sub(self, value: Any, path: KeyPath, ctx: _Ctx, interpolate: bool = False) -> tuple[bool, Any]:
@@ -357,8 +347,8 @@ class _Builder:
             if key == "name":
                 continue
             if key not in ks.params:
-                self.err(path + (key,), f"unknown argument {key!r} for {kind}",
-                         did_you_mean(key, list(ks.params) + ["name"]), ctx)
+                self.err(path + (key,), f"unknown argument {key!r} for {kind}", unknown_argument(key, kind, ks.params),
+                         ctx)
                 ok = False
                 continue
             good, v = self.sub(raw, path + (key,), ctx)
@@ -370,8 +360,7 @@ class _Builder:
             except ArgError as exc:
                 self.err(path + (key,), str(exc), exc.hint, ctx)
                 ok = False
-        typos = {m for key in args if key not in ks.params and key != "name"
-                 for m in difflib.get_close_matches(key, list(ks.params), n=1, cutoff=0.6)}
+        typos = meant_arguments(args, ks.params)
         for req in ks.required:
             if req not in args and req not in typos:  # a misspelling was reported already
                 self.err(path, f"{kind} needs {req!r}", f"e.g. `- {kind}: {{{req}: ...}}`", ctx)

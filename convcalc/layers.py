@@ -329,6 +329,29 @@ KINDS: dict[str, KindSpec] = _kinds()
 #: Layer kinds with learnable weights (counted as "weight layers" in depth).
 WEIGHT_KINDS = frozenset({"conv", "dwconv", "pwconv", "separable", "deconv", "deform", "linear"})
 
+#: The groups the kinds are listed in (an unknown kind's hint), in this order; see :func:`kind_group`.
+GROUPS = ("conv", "pool", "norm", "activation", "other")
+
+
+def kind_group(kind: str) -> str:
+    """The group of a layer kind, derived from the registry, so that a new kind always lands in one."""
+    spec = KINDS[kind]
+    if spec.conv_like:
+        return "conv"
+    if spec.pool_like or kind.endswith("pool"):
+        return "pool"
+    if kind == "bn" or kind.endswith("norm"):
+        return "norm"
+    return "activation" if kind in ACTIVATIONS else "other"
+
+
+def kinds_by_group() -> dict[str, list[str]]:
+    """Every kind under its group (registry order within a group), groups in :data:`GROUPS` order."""
+    out: dict[str, list[str]] = {g: [] for g in GROUPS}
+    for kind in KINDS:
+        out[kind_group(kind)].append(kind)
+    return out
+
 
 @dataclass(frozen=True, slots=True)
 class Layer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from convcalc.errors import Diagnostic, Location, UsageError
-from convcalc.spec import did_you_mean
+from convcalc.errors import Diagnostic, Location, SpecError, UsageError
+from convcalc.hints import did_you_mean, directory_hint
 from convcalc.yaml_source import Document, load_bytes, load_file
 
 
@@ -27,8 +27,11 @@ def open_source(arg: str) -> Document:
     path = Path(arg)
     try:
         exists = path.exists()
+        directory = exists and path.is_dir()
     except (OSError, ValueError):  # a name too long for the file system, or a NUL byte: load_file says so
-        exists = True
+        exists, directory = True, False
+    if directory:
+        raise SpecError([Diagnostic(Location(arg, 1, 1), (), "is a directory, not a spec file", directory_hint(arg))])
     if exists or arg.endswith((".yaml", ".yml")) or "/" in arg:
         return load_file(path)
     names = zoo_names()

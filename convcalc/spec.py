@@ -6,12 +6,13 @@ Layer lists stay raw here: they are expanded (templates substituted, arguments c
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
+from convcalc.hints import did_you_mean as did_you_mean  # re-exported: graph, budget, sources use it
+from convcalc.hints import indent_hint, misplaced, size_text_hint
 from convcalc.layers import KINDS, ArgError, Padding, boolean, describe, padding, positive
 from convcalc.yaml_source import Document, load_file, load_text
 
@@ -20,19 +21,10 @@ ALT_KEYS = ("name", "description", "input", "layers", "budget")
 INPUT_KEYS = ("channels", "height", "width", "size", "batch")
 DEFAULT_KEYS = ("bias", "padding")
 TEMPLATE_KEYS = ("params", "body", "description")
+#: The keys of the sections that take a mapping (for the hint when they are not indented under it).
+_NESTED = {"input": INPUT_KEYS, "defaults": DEFAULT_KEYS}
 #: Block kinds (see convcalc.graph); a named block may not take one of these names or a layer kind's.
 BLOCK_NAMES = ("sequence", "residual", "branches", "dense", "repeat", "side")
-
-
-def did_you_mean(word: str, options: Any) -> str:
-    """A 'did you mean' hint for a misspelled key or kind, or a list of the valid ones."""
-    opts = sorted(str(o) for o in options)
-    close = difflib.get_close_matches(word, opts, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    if len(opts) <= 12:
-        return "expected one of: " + ", ".join(opts)
-    return ""
 
 
 @dataclass(frozen=True)
@@ -104,9 +96,11 @@ class _Parser:
         return value
 
     def keys(self, m: dict[str, Any], path: KeyPath, allowed: tuple[str, ...]) -> None:
+        found = misplaced(m, _NESTED, allowed)  # `input:` with no value, and its keys beside it
         for k in m:
             if k not in allowed:
-                self.err(path + (k,), f"unknown key {k!r}", did_you_mean(k, allowed))
+                hint = indent_hint(found) if found and k in found[1] else did_you_mean(k, allowed)
+                self.err(path + (k,), f"unknown key {k!r}", hint)
 
     def value(self, parse: Any, v: Any, path: KeyPath) -> Any:
         try:
@@ -140,6 +134,10 @@ class _Parser:
             if isinstance(size, list) and len(size) == 2:
                 h = self.value(positive, size[0], path + ("size", 0))
                 w = self.value(positive, size[1], path + ("size", 1))
+            elif size_text_hint(size):  # size: 224x224
+                self.err(path + ("size",), f"expected an integer >= 1 or [height, width], found {describe(size)}",
+                         size_text_hint(size))
+                h = w = None
             else:
                 h = w = self.value(positive, size, path + ("size",))
         else:

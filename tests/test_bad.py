@@ -129,7 +129,9 @@ def test_file_over_the_size_limit(tmp_path: Path) -> None:
 
 
 def test_not_a_file(tmp_path: Path) -> None:
-    assert run("show", str(tmp_path)) == (2, "", f"{tmp_path}:1:1: (document): is a directory, not a spec file\n")
+    assert run("show", str(tmp_path)) == (2, "", f"{tmp_path}:1:1: (document): is a directory, not a spec file\n"
+                                                 "  hint: name a spec file (this directory has no *.yaml or *.yml "
+                                                 "files)\n")
     missing = tmp_path / "missing.yaml"
     assert run("show", str(missing)) == (2, "", f"{missing}:1:1: (document): no such file\n")
 

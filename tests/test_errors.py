@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from typer.testing import CliRunner
 
 from convcalc import SpecError, analyze_text
+from convcalc.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def errors(text: str) -> str:
@@ -100,3 +106,82 @@ def test_validation_matches_pytorch_and_torchvision() -> None:
     assert "pool padding 2 is more than half the kernel on the height axis" in msg
     msg = errors("input: {channels: 1, size: 9}\nlayers:\n  - dropout: {p: 7}\n")
     assert "layers[0].dropout.p: expected a probability between 0 and 1, found 7" in msg
+
+
+# ------------------------------------------------------------------ hints for the common mistakes
+
+
+def test_every_kind_is_in_exactly_one_group() -> None:
+    from convcalc.layers import GROUPS, KINDS, kinds_by_group
+
+    groups = kinds_by_group()
+    assert list(groups) == list(GROUPS) == ["conv", "pool", "norm", "activation", "other"]
+    listed = [k for kinds in groups.values() for k in kinds]
+    assert sorted(listed) == sorted(KINDS)  # each kind once
+    assert groups["conv"] == ["conv", "dwconv", "pwconv", "separable", "deconv", "deform"]
+    assert groups["pool"] == ["maxpool", "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool"]
+    assert groups["norm"] == ["bn"]
+    assert groups["other"] == ["linear", "flatten", "dropout", "identity", "channel_shuffle", "se", "upsample"]
+
+
+def test_an_unknown_kind_without_a_close_match_lists_every_kind_by_group() -> None:
+    from convcalc.graph import BLOCK_KINDS
+    from convcalc.layers import KINDS
+
+    msg = errors("input: {channels: 1, size: 4}\nlayers: [frobnicate]\n")
+    hint = msg.splitlines()[1]
+    assert hint.startswith("  hint: the kinds are conv (conv, dwconv, pwconv, separable, deconv, deform); pool (")
+    for kind in [*KINDS, *BLOCK_KINDS]:
+        assert f"{kind}," in hint or f"{kind})" in hint, kind
+    assert "schema" not in msg
+
+
+def test_the_alias_tables_name_what_exists() -> None:
+    from convcalc.graph import BLOCK_KINDS
+    from convcalc.hints import ARG_ALIASES, KIND_ALIASES, KIND_HINTS, UNSUPPORTED, _norm, unknown_kind
+    from convcalc.layers import KINDS
+
+    assert set(KIND_ALIASES.values()) <= set(KINDS)
+    assert set(ARG_ALIASES.values()) <= {p for k in KINDS.values() for p in k.params}
+    kinds = {_norm(k) for k in [*KINDS, *BLOCK_KINDS]}
+    # an alias of a kind's own name (ignoring case) must agree with it; "dense" is Keras's, not the block
+    for alias, target in KIND_ALIASES.items():
+        assert _norm(alias) not in kinds or _norm(alias) == _norm(target) or alias == "Dense", alias
+    # "not supported yet" only while no such kind exists
+    for name in [*UNSUPPORTED, *KIND_HINTS]:
+        assert _norm(name) not in kinds, name
+    for alias, target in KIND_ALIASES.items():
+        assert repr(target) in unknown_kind(alias, {}, BLOCK_KINDS, ()) or target == "global_maxpool", alias
+
+
+def test_the_aliases_are_documented() -> None:
+    from convcalc.hints import ARG_ALIASES, KIND_ALIASES, UNSUPPORTED
+
+    doc = (ROOT / "docs" / "spec-format.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### Names from other tools"):]
+    for name in [*KIND_ALIASES, *UNSUPPORTED, *ARG_ALIASES]:
+        assert f"`{name}`" in section, name
+
+
+def test_an_alias_hint_looks_at_the_arguments() -> None:
+    assert "did you mean 'global_avgpool'?" in errors("input: {channels: 1, size: 4}\nlayers:\n"
+                                                      "  - AdaptiveAvgPool2d: {output_size: [1, 1]}\n")
+    # a misnamed argument stands for the required one: no second error that it is missing
+    msg = errors("input: {channels: 1, size: 4}\nlayers:\n  - conv: {out_channels: 4, kernel_size: 3}\n")
+    assert "conv needs" not in msg and msg.count("did you mean") == 2
+
+
+def test_a_directory_where_a_spec_file_is_expected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    hint = "  hint: show and rf take one spec file, e.g. specs/seed/asymmetric.yaml; compare takes several: " \
+           "`convcalc compare specs/seed/*.yaml`\n"
+    for command in (["show"], ["rf"], ["rf", "--map", "conv1"], ["compare"]):
+        result = CliRunner().invoke(app, [*command, "specs/seed/"])
+        assert (result.exit_code, result.stdout) == (2, ""), command
+        assert result.stderr == "specs/seed/:1:1: (document): is a directory, not a spec file\n" + hint, command
+    # a directory with spec files only further down: the first directory below that has some
+    result = CliRunner().invoke(app, ["show", "convcalc"])
+    assert result.stderr.endswith("  hint: show and rf take one spec file, e.g. convcalc/zoo/alexnet.yaml; compare "
+                                  "takes several: `convcalc compare convcalc/zoo/*.yaml`\n")
+    # check takes directories
+    assert CliRunner().invoke(app, ["check", "specs/seed"]).exit_code == 0
