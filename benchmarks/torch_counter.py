@@ -151,7 +151,7 @@ def main() -> int:
     for name in tools:
         text = outputs[name]
         if name.startswith("convcalc"):
-            d = json.loads(text)
+            d = json.loads(text)["models"][0]
             params, macs, detail = d["params"], d["macs"], ""
         else:
             d = json.loads(text.strip().splitlines()[-1])

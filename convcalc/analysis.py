@@ -5,13 +5,16 @@ Every view (tables, JSON, CSV, budgets) is derived from these reports; nothing i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from convcalc.costs import ZERO, Cost
-from convcalc.errors import Collector, SpecError
+from convcalc.errors import Collector, Diagnostic, Location, SpecError, UsageError
 from convcalc.gcpause import paused_gc
 from convcalc.graph import Graph, Node, build_graph
 from convcalc.layers import ACTIVATIONS, WEIGHT_KINDS, Shape
@@ -76,6 +79,9 @@ class BlockRow:
     output_shape: Shape
     rf: Field
     rf_full: Field
+    #: the sum over the block's layers (named ``name/...``, or ``name``: its merge), as in the report's total
+    cost: Cost = ZERO
+    activations: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,60 @@ def _row(g: Graph, node: Node) -> LayerRow:
     )
 
 
+def counted(row: LayerRow) -> tuple[Cost, int]:
+    """A layer's share of the model total: its cost and activations (a training-only layer: its params)."""
+    return (row.cost.without_work(), 0) if row.training_only else (row.cost, row.activations)
+
+
+def _innermost(name: str, names: set[str]) -> str | None:
+    """The longest of ``names`` that is ``name`` or a ``/``-prefix of it ("" when in ``names``: the root)."""
+    if name in names:
+        return name
+    cut = name.rfind("/")
+    while cut != -1:
+        if name[:cut] in names:
+            return name[:cut]
+        cut = name.rfind("/", 0, cut)
+    return "" if "" in names else None
+
+
+def block_sums(rows: Sequence[LayerRow], names: set[str]) -> dict[str, tuple[Cost, int]]:
+    """Cost and activations of each named block in ``names``: the sum over its layers (named ``block/...``,
+    or the block's own name: a merge), counted as in the report's total. Each layer is added to its innermost
+    block, then each block to the next enclosing one, deepest first: one addition per layer and per block."""
+    sums: dict[str, list[int]] = {n: [0] * 9 for n in names}
+    memo: dict[str, str | None] = {}  # the innermost block of a layer's enclosing path (shared by its siblings)
+    for row in rows:
+        name = row.name
+        if name in names:
+            key: str | None = name
+        else:
+            head = name[:max(name.rfind("/"), 0)]
+            if head in memo:
+                key = memo[head]
+            else:
+                key = memo[head] = _innermost(head, names) if head else ("" if "" in names else None)
+        if key is None:
+            continue
+        c, act = counted(row)
+        v = sums[key]
+        v[0] += c.params
+        v[1] += c.buffers
+        v[2] += c.macs
+        v[3] += c.adds
+        v[4] += c.muls
+        v[5] += c.divs
+        v[6] += c.cmps
+        v[7] += c.special
+        v[8] += act
+    for name in sorted(names, key=lambda n: -n.count("/") if n else 1):  # children before their parents
+        cut = name.rfind("/")
+        parent = _innermost(name[:cut], names) if cut != -1 else ("" if name and "" in names else None)
+        if parent is not None and parent != name:
+            sums[parent] = [a + b for a, b in zip(sums[parent], sums[name], strict=True)]
+    return {n: (Cost(*v[:8]), v[8]) for n, v in sums.items()}
+
+
 def report_of(g: Graph, file: str = "") -> Report:
     """Derive the report of an expanded graph."""
     rows = tuple(_row(g, n) for n in g.layers)
@@ -137,9 +197,10 @@ def report_of(g: Graph, file: str = "") -> Report:
         else:
             total = total + r.cost
     by_index = {n.index: n for n in g.nodes}
+    sums = block_sums(rows, {b.name for b in g.blocks}) if g.blocks else {}
     blocks = tuple(
         BlockRow(b.name, b.kind, by_index[b.node].name, by_index[b.node].shape,
-                 Field.of(by_index[b.node].rf), Field.of(by_index[b.node].rf_full))
+                 Field.of(by_index[b.node].rf), Field.of(by_index[b.node].rf_full), *sums.get(b.name, (ZERO, 0)))
         for b in g.blocks
     )
     out = g.nodes[g.output]
@@ -194,6 +255,49 @@ def analyze_text(text: str, file: str = "<string>") -> list[Report]:
     return analyze_document(load_text(text, file))
 
 
+def display_names(reports: Sequence[Report]) -> list[str]:
+    """A name per report that tells them apart: the model's name, qualified where two reports share it,
+    first by the file's stem (``net (a)``), then by the file (``net (specs/a.yaml)``), then by position."""
+    labels = [r.name for r in reports]
+    for qualify in (lambda r: Path(r.file).stem if r.file else "", lambda r: r.file):
+        kinds: dict[str, set[str]] = {}
+        for r, lab in zip(reports, labels, strict=True):
+            kinds.setdefault(lab, set()).add(qualify(r))
+        labels = [f"{r.name} ({qualify(r)})" if len(kinds[lab]) > 1 and qualify(r) else lab
+                  for r, lab in zip(reports, labels, strict=True)]
+    seen, nth = Counter(labels), Counter[str]()
+    out = []
+    for lab in labels:
+        nth[lab] += 1
+        out.append(f"{lab} #{nth[lab]}" if seen[lab] > 1 else lab)
+    return out
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+NamedT = TypeVar("NamedT", bound=_Named)
+
+
+def pick(items: Sequence[NamedT], name: str | None, option: str = "--alternative") -> list[NamedT]:
+    """The alternatives (reports or graphs) called ``name`` (all when None); :class:`UsageError` listing the
+    names when none is."""
+    if name is None:
+        return list(items)
+    out = [x for x in items if x.name == name]
+    if not out:
+        import difflib
+
+        names = list(dict.fromkeys(x.name for x in items))
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + "The alternatives: " + \
+            ", ".join(repr(n) for n in names)
+        raise UsageError([Diagnostic(Location(option, 0, 0), (), f"no alternative named {name!r}", hint)])
+    return out
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Alternatives side by side; ratios are against the first (the baseline)."""
@@ -203,6 +307,15 @@ class Comparison:
     @property
     def baseline(self) -> Report:
         return self.alternatives[0]
+
+    @cached_property
+    def labels(self) -> tuple[str, ...]:
+        """The alternatives' display names, in order (see :func:`display_names`)."""
+        return tuple(display_names(self.alternatives))
+
+    def label(self, report: Report) -> str:
+        """The display name of one of the alternatives (the object itself, not an equal one)."""
+        return next(lab for r, lab in zip(self.alternatives, self.labels, strict=True) if r is report)
 
     def ratio(self, report: Report, metric: str) -> float | None:
         """value / baseline value for ``params``, ``macs`` or ``flops`` (None when the baseline is 0)."""

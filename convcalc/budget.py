@@ -1,10 +1,6 @@
-"""Budgets and their check: pure, typed, exact. No Typer, no Rich, no printing.
-
-A budget is a mapping of limits (``max_params: 5M``, ``min_rf: [200, 100]``, …). Budgets come from three
-places, and for each key the more specific place wins: the command line over a budgets file over the
-spec. In the spec, ``budget:`` at the top level applies to every alternative and an alternative's own
-``budget:`` overrides it key by key. A budgets file maps spec paths or globs (relative to the budgets
-file's directory) to budgets; when several patterns match, later entries override earlier ones.
+"""Budget keys and values: what a limit is, how it is written, and how a budget mapping is read. Pure,
+typed, exact: no Typer, no Rich, no printing. Budgets files are read in :mod:`convcalc.budgets_file`,
+and the check itself (which limit applies, pass or fail) is :mod:`convcalc.gate`.
 
 Metrics (per model, batch applied, inference pass):
 
@@ -18,20 +14,14 @@ Metrics (per model, batch applied, inference pass):
 
 from __future__ import annotations
 
-import glob
-import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Literal
 
-from convcalc.analysis import Field, Report
-from convcalc.collect import SPEC_SUFFIXES, Model, analyze_models, expand, load, source_key
-from convcalc.errors import Collector, ConvcalcError, Diagnostic, KeyPath, Location, SpecError
+from convcalc.errors import Collector, Diagnostic, KeyPath, Location
 from convcalc.layers import describe
-from convcalc.spec import Spec, did_you_mean
+from convcalc.spec import did_you_mean
 from convcalc.units import UnitError, parse_bytes, parse_count, parse_pair
 from convcalc.yaml_source import Document
 
@@ -75,7 +65,6 @@ RF_AT = "rf_at"
 BUDGET_KEYS: tuple[str, ...] = (*METRICS, RF_AT)
 #: Keys of one entry of a budgets file: a budget plus per-alternative budgets.
 RULE_KEYS: tuple[str, ...] = (*BUDGET_KEYS, "alternatives")
-BUDGETS_FILE_KEYS = ("convcalc", "budgets")
 
 
 @dataclass(frozen=True)
@@ -177,451 +166,6 @@ def parse_cli(values: Mapping[str, str | None]) -> Budget:
     return out
 
 
-# --- budgets files ---------------------------------------------------------------------------------------------
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """``**`` crosses directories, ``*`` and ``?`` do not, ``[abc]`` is a class."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + re.escape(body[1:]) if body.startswith("!") else re.escape(body)) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-@dataclass
-class Rule:
-    """One entry of a budgets file: a pattern, its budget and per-alternative budgets."""
-
-    pattern: str
-    location: Location
-    budget: Budget
-    alternatives: dict[str, tuple[Budget, Location]]
-    matched: bool = False
-    used_alternatives: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        p = self.pattern.removeprefix("./")
-        if p.endswith("/"):
-            p += "**"
-        self._basename_only = "/" not in p
-        self._regex = _glob_regex(p)
-
-    def matches(self, candidates: Sequence[str]) -> bool:
-        for c in candidates:
-            if self._regex.match(c.rsplit("/", 1)[-1] if self._basename_only else c):
-                return True
-        return False
-
-
-@dataclass
-class BudgetsFile:
-    """A parsed budgets file: its rules in file order, and the problems found in it."""
-
-    file: str
-    base: Path
-    rules: list[Rule]
-    errors: ConvcalcError | None = None
-
-    def candidates(self, spec_file: str) -> list[str]:
-        """Names a pattern may match: the path relative to this file's directory, the path as given, and
-        for zoo models ``zoo:name`` and ``name``."""
-        if spec_file.startswith("zoo:"):
-            name = spec_file[4:].removesuffix(".yaml")
-            return [f"zoo:{name}", name]
-        p = Path(spec_file)
-        rel = os.path.relpath(p.resolve(), self.base.resolve()) if p.exists() else spec_file
-        return list(dict.fromkeys([Path(rel).as_posix(), p.as_posix()]))
-
-    def budget_for(self, spec_file: str, model: str) -> Budget:
-        """The merged budget this file gives a model (later rules override earlier ones)."""
-        out: Budget = {}
-        cands = self.candidates(spec_file)
-        for rule in self.rules:
-            if rule.matches(cands):
-                rule.matched = True
-                out.update(rule.budget)
-                if model in rule.alternatives:
-                    rule.used_alternatives.add(model)
-                    out.update(rule.alternatives[model][0])
-        return out
-
-    def mark(self, spec_file: str) -> None:
-        """Note that a spec was checked (a pattern matching only unreadable specs is not unused)."""
-        cands = self.candidates(spec_file)
-        for rule in self.rules:
-            rule.matched = rule.matched or rule.matches(cands)
-
-    def warnings(self) -> list[Diagnostic]:
-        """Patterns that matched no spec, and alternatives that matched no model (probably typos)."""
-        out = []
-        for rule in self.rules:
-            if not rule.matched:
-                out.append(Diagnostic(rule.location, ("budgets", rule.pattern), "the pattern matches no checked spec",
-                                      "patterns are relative to the budgets file's directory"))
-                continue
-            for name, (_, loc) in rule.alternatives.items():
-                if name not in rule.used_alternatives:
-                    out.append(Diagnostic(loc, ("budgets", rule.pattern, "alternatives", name),
-                                          f"no checked model is named {name!r}"))
-        return out
-
-
-def is_budgets_document(doc: Document) -> bool:
-    """A budgets file has a top-level ``budgets:`` mapping and no layers."""
-    d = doc.data
-    return isinstance(d, dict) and "budgets" in d and "layers" not in d and "alternatives" not in d
-
-
-def parse_budgets_file(doc: Document) -> BudgetsFile:
-    """Parse a budgets file. Valid entries are kept; problems are in ``.errors`` (never raised)."""
-    errors = Collector()
-    base = doc.base_dir if doc.base_dir is not None else Path(".")
-    bf = BudgetsFile(doc.file, base, [])
-    top = doc.data
-    if not isinstance(top, dict) or "budgets" not in top:
-        errors.add(Diagnostic(doc.loc(()), (), "expected a budgets file: a mapping with `budgets:`",
-                              "budgets: {\"seed/*.yaml\": {max_params: 5M}}"))
-    else:
-        for k in top:
-            if k not in BUDGETS_FILE_KEYS:
-                errors.add(Diagnostic(doc.loc((k,)), (k,), f"unknown key {k!r}", did_you_mean(k, BUDGETS_FILE_KEYS)))
-        if "convcalc" in top and top["convcalc"] != 1:
-            errors.add(Diagnostic(doc.loc(("convcalc",)), ("convcalc",),
-                                  f"unsupported format version {describe(top['convcalc'])}", "only version 1 exists"))
-        entries = top["budgets"]
-        if not isinstance(entries, dict):
-            errors.add(Diagnostic(doc.loc(("budgets",)), ("budgets",),
-                                  f"expected a mapping from spec paths or globs to budgets, found {describe(entries)}"))
-            entries = {}
-        for pattern, raw in entries.items():
-            path: KeyPath = ("budgets", pattern)
-            budget = parse_budget(raw, path, doc, "budgets", errors, RULE_KEYS)
-            alts: dict[str, tuple[Budget, Location]] = {}
-            if isinstance(raw, dict) and "alternatives" in raw:
-                araw = raw["alternatives"]
-                if not isinstance(araw, dict):
-                    errors.add(Diagnostic(doc.loc(path + ("alternatives",)), path + ("alternatives",),
-                                          "expected a mapping from alternative names to budgets, "
-                                          f"found {describe(araw)}"))
-                else:
-                    for name, b in araw.items():
-                        apath = path + ("alternatives", name)
-                        alts[str(name)] = (parse_budget(b, apath, doc, "budgets", errors), doc.loc(apath))
-            bf.rules.append(Rule(str(pattern), doc.loc(path), budget, alts))
-    if errors:
-        bf.errors = SpecError(errors.items, errors.count)
-    return bf
-
-
-# --- the check -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One limit checked on one model (one axis for per-axis limits)."""
-
-    key: str
-    axis: str | None
-    limit: Num
-    actual: Num
-    source: Source
-    location: Location
-
-    @property
-    def metric(self) -> Metric:
-        return METRICS[self.key]
-
-    @property
-    def label(self) -> str:
-        """``max_params``, or ``min_rf[h]`` for one axis."""
-        return self.key + (f"[{self.axis}]" if self.axis else "")
-
-    @property
-    def passed(self) -> bool:
-        return self.actual <= self.limit if self.metric.bound == "max" else self.actual >= self.limit
-
-    @property
-    def overshoot(self) -> Fraction | None:
-        """How far past the limit, in percent of the limit (positive when exceeded); None when the limit is 0."""
-        if self.limit == 0:
-            return None
-        diff = self.actual - self.limit if self.metric.bound == "max" else self.limit - self.actual
-        return Fraction(diff) * 100 / self.limit
-
-
-@dataclass(frozen=True)
-class ModelResult:
-    """Every limit checked on one model (alternative) of a spec."""
-
-    name: str
-    report: Report
-    outcomes: tuple[Outcome, ...]
-    rf_at: str | None = None
-
-    @property
-    def status(self) -> Literal["pass", "fail", "no_budget"]:
-        if not self.outcomes:
-            return "no_budget"
-        return "pass" if all(o.passed for o in self.outcomes) else "fail"
-
-    @property
-    def violations(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.passed]
-
-
-@dataclass(frozen=True)
-class SpecResult:
-    """One spec file (or zoo name): its models' results, or why it could not be checked."""
-
-    file: str
-    models: tuple[ModelResult, ...] = ()
-    error: ConvcalcError | None = None
-
-    @property
-    def status(self) -> Literal["pass", "fail", "no_budget", "error"]:
-        if self.error is not None:
-            return "error"
-        statuses = {m.status for m in self.models}
-        return "fail" if "fail" in statuses else "pass" if "pass" in statuses else "no_budget"
-
-
-@dataclass
-class CheckRun:
-    """The result of one ``convcalc check``: every spec, every budgets file, and warnings."""
-
-    specs: list[SpecResult]
-    budget_files: list[BudgetsFile] = field(default_factory=list)
-    warnings: list[Diagnostic] = field(default_factory=list)
-    require_budget: bool = False
-
-    @property
-    def models(self) -> list[tuple[SpecResult, ModelResult]]:
-        return [(s, m) for s in self.specs for m in s.models]
-
-    @property
-    def errors(self) -> list[tuple[str, ConvcalcError]]:
-        """Files that could not be read or checked (specs and budgets files)."""
-        out = [(b.file, b.errors) for b in self.budget_files if b.errors is not None]
-        return out + [(s.file, s.error) for s in self.specs if s.error is not None]
-
-    def unbudgeted_fails(self, m: ModelResult) -> bool:
-        return self.require_budget and m.status == "no_budget"
-
-    @property
-    def exit_code(self) -> int:
-        """0 every limit holds, 1 a limit is exceeded (or a model has none with ``require_budget``), 2 a
-        spec or budgets file could not be read or checked."""
-        if self.errors:
-            return 2
-        if any(m.status == "fail" or self.unbudgeted_fails(m) for _, m in self.models):
-            return 1
-        return 0
-
-    def counts(self) -> dict[str, int]:
-        outcomes = [o for _, m in self.models for o in m.outcomes]
-        return {
-            "specs": len(self.specs),
-            "models": len(self.models),
-            "checks": len(outcomes),
-            "passed": sum(o.passed for o in outcomes),
-            "failed": sum(not o.passed for o in outcomes),
-            "errors": len(self.errors),
-            "unbudgeted": sum(m.status == "no_budget" for _, m in self.models),
-        }
-
-
-def metric_value(r: Report, metric: str, rf: Field) -> Num | tuple[Num, Num]:
-    """The actual value of a metric on a report (``rf`` and ``output_stride`` measured on ``rf``)."""
-    values: dict[str, Num | tuple[Num, Num]] = {
-        "params": r.params, "macs": r.macs, "flops": r.flops,
-        "activations": r.activations, "activation_bytes": r.activations * BYTES_PER_ELEMENT,
-        "peak_activation": r.peak_activation, "peak_activation_bytes": r.peak_activation * BYTES_PER_ELEMENT,
-        "rf": rf.size, "output_stride": rf.stride,
-    }
-    return values[metric]
-
-
-def field_at(r: Report, name: str | None) -> Field | None:
-    """The receptive field at the model output, or at a layer or named block."""
-    if name is None:
-        return r.rf
-    for row in r.layers:
-        if row.name == name:
-            return row.rf
-    for b in r.blocks:
-        if b.name == name:
-            return b.rf
-    return None
-
-
-def evaluate(r: Report, budget: Budget, anchor: Location, rf_field: Field) -> tuple[Outcome, ...]:
-    """Check every limit of ``budget`` on ``r`` (CLI limits are located at ``anchor``)."""
-    out = []
-    for key in METRICS:
-        s = budget.get(key)
-        if s is None:
-            continue
-        actual = metric_value(r, METRICS[key].metric, rf_field)
-        loc = s.location or anchor
-        if isinstance(actual, tuple):
-            assert isinstance(s.value, tuple)
-            out += [Outcome(key, axis, s.value[i], actual[i], s.source, loc) for i, axis in enumerate("hw")]
-        else:
-            assert isinstance(s.value, int)
-            out.append(Outcome(key, None, s.value, actual, s.source, loc))
-    return tuple(out)
-
-
-def _anchor(spec: Spec, model: Model) -> Location:
-    """Where a command-line limit points in a spec: the model's ``budget:``, the spec's, else the model."""
-    doc = spec.doc
-    if model.spec.budget is not None:
-        return doc.loc(model.spec.budget_path)
-    if spec.budget is not None:
-        return doc.loc(("budget",))
-    return doc.loc(model.spec.path[:-1])
-
-
-def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget | None = None) -> SpecResult:
-    """Check one spec document against its own budgets, the budgets files' and the command line's."""
-    spec_budgets: list[Budget] = []
-
-    def parse_budgets(spec: Spec, errors: Collector) -> None:
-        top = parse_budget(spec.budget, ("budget",), doc, "spec", errors)
-        for m in spec.models:
-            own = parse_budget(m.budget, m.budget_path, doc, "spec", errors) if m.budget_path != ("budget",) else {}
-            spec_budgets.append({**top, **own})
-
-    try:
-        spec, models = analyze_models(doc, parse_budgets)
-    except ConvcalcError as exc:
-        return SpecResult(doc.file, error=exc)
-    except (RecursionError, MemoryError) as exc:  # a safety net: the loader's limits should stop these first
-        return SpecResult(doc.file, error=SpecError([Diagnostic(
-            doc.loc(()), (), f"the spec is too large or too deeply nested to analyse ({type(exc).__name__})")]))
-    results = []
-    problems = Collector()
-    for model, own in zip(models, spec_budgets, strict=True):
-        budget = dict(own)
-        for f in files:
-            budget.update(f.budget_for(doc.file, model.spec.name))
-        budget.update(cli or {})
-        anchor = _anchor(spec, model)
-        rf_at = budget.get(RF_AT)
-        name = str(rf_at.value) if rf_at is not None else None
-        rf_field = field_at(model.report, name)
-        if rf_field is None:
-            assert rf_at is not None
-            names = [row.name for row in model.report.layers] + [b.name for b in model.report.blocks]
-            where = "--rf-at" if rf_at.source == "cli" else "rf_at"
-            problems.add(Diagnostic(rf_at.location or anchor, ("budget", RF_AT),
-                                    f"{where}: model {model.spec.name!r} has no layer or block named {name!r}",
-                                    did_you_mean(str(name), names)))
-            continue
-        results.append(ModelResult(model.spec.name, model.report, evaluate(model.report, budget, anchor, rf_field),
-                                   name))
-    if problems:
-        return SpecResult(doc.file, tuple(results), SpecError(problems.items, problems.count))
-    return SpecResult(doc.file, tuple(results))
-
-
-def governed(bf: BudgetsFile) -> list[str]:
-    """The spec files (and ``zoo:`` models) a budgets file's patterns name, in file order."""
-    out: list[str] = []
-    for rule in bf.rules:
-        p = rule.pattern.removeprefix("./")
-        if p.startswith("zoo:"):
-            if not set(p) & set("*?["):
-                out.append(p[4:])
-            continue
-        p = p + "**" if p.endswith("/") else p
-        p = p if "/" in p else "**/" + p
-        for m in sorted(glob.glob(p, root_dir=bf.base, recursive=True)):
-            path = bf.base / m
-            if m.endswith(SPEC_SUFFIXES) and path.is_file():
-                out.append(path.as_posix())
-    return out
-
-
-def check(inputs: Sequence[str], budgets: Iterable[str] = (), cli: Budget | None = None,
-          require_budget: bool = False) -> CheckRun:
-    """Check specs (files, directories, globs, zoo names) against their budgets; every spec is checked even
-    when others fail.
-
-    ``budgets`` are budgets files. A budgets file among the inputs (a YAML file with a top-level
-    ``budgets:`` and no layers, also when found in a directory) is applied too, and the specs it names are
-    checked with the inputs. Without inputs, the specs the ``budgets`` files name are checked.
-    """
-    explicit = {source_key(name): name for name in budgets}
-    files = {key: _budgets_file(name) for key, name in explicit.items()}
-    found: dict[str, BudgetsFile] = {}
-    docs: dict[str, tuple[str, Document | ConvcalcError]] = {}
-
-    def add(name: str, error: ConvcalcError | None = None) -> None:
-        key = source_key(name)
-        if key in explicit or key in found or key in docs:
-            return
-        loaded = error or _load(name)
-        if isinstance(loaded, Document) and is_budgets_document(loaded):
-            found[key] = bf = parse_budgets_file(loaded)
-            for spec_file in governed(bf):
-                add(spec_file)
-        else:
-            docs[key] = (name, loaded)
-
-    for src in expand(inputs):
-        add(src.name, src.error)
-    if not inputs:
-        for bf in files.values():
-            for spec_file in governed(bf):
-                add(spec_file)
-    # budgets files found among the inputs first, so that the ones named with --budgets override them
-    ordered = [*found.values(), *files.values()]
-    run = CheckRun([], ordered, require_budget=require_budget)
-    for name, d in docs.values():
-        if isinstance(d, Document):
-            run.specs.append(check_document(d, ordered, cli))
-        else:
-            run.specs.append(SpecResult(name, error=d))
-        for f in ordered:
-            f.mark(name)
-    for f in ordered:
-        if f.errors is None:
-            run.warnings += f.warnings()
-    return run
-
-
-def _budgets_file(name: str) -> BudgetsFile:
-    d = _load(name)
-    return parse_budgets_file(d) if isinstance(d, Document) else BudgetsFile(name, Path("."), [], d)
-
-
-def _load(name: str) -> Document | ConvcalcError:
-    try:
-        return load(name)
-    except ConvcalcError as exc:
-        return exc
-
-
 def budget_schema() -> dict[str, Any]:
     """JSON Schema of a ``budget:`` mapping (for :func:`convcalc.schema.spec_schema`). Values are checked
     exactly by :func:`parse_value`; the schema gives editors the keys and the value shapes."""
@@ -636,3 +180,27 @@ def budget_schema() -> dict[str, Any]:
                              for k, m in METRICS.items()}
     props[RF_AT] = {"type": "string", "description": "layer or named block where rf and output_stride are measured"}
     return {"type": "object", "additionalProperties": False, "properties": props}
+
+
+def budgets_file_schema() -> dict[str, Any]:
+    """JSON Schema of a budgets file (``convcalc schema --budgets``): patterns to budgets, each with
+    optional per-alternative budgets."""
+    budget = budget_schema()
+    rule = {"type": "object", "additionalProperties": False,
+            "properties": {**budget["properties"],
+                           "alternatives": {"type": "object", "additionalProperties": budget,
+                                            "description": "budgets of single alternatives, by name"}}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "convcalc budgets file",
+        "description": "Spec paths or globs, relative to this file's directory, mapped to budgets. Later entries "
+                       "override earlier ones key by key; across sources (spec, budgets files, command line) the "
+                       "strictest limit applies.",
+        "type": "object", "additionalProperties": False, "required": ["budgets"],
+        "properties": {
+            "convcalc": {"const": 1, "description": "format version"},
+            "budgets": {"type": "object", "additionalProperties": rule,
+                        "description": "pattern → budget; `**` crosses directories, a pattern without `/` matches "
+                                       "file names anywhere below this file, `zoo:NAME` names a bundled model"},
+        },
+    }

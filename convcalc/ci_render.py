@@ -16,13 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from convcalc.analysis import Field
-from convcalc.budget import CheckRun, ModelResult, Outcome, SpecResult
-from convcalc.diff import GATED, LAYER_METRICS, TOTALS, Delta, DiffRun, Growth, LayerDiff
 from convcalc.errors import ConvcalcError, Diagnostic, Location, format_path
+from convcalc.gate import CheckRun, ModelResult, Outcome, SpecResult, origin
 from convcalc.render import SCHEMA_VERSION
-from convcalc.units import human, human_bytes, pair, percent
-from convcalc.views import Table, shape
+from convcalc.units import human, human_bytes, percent
+from convcalc.views import Table
 
 Num = int | Fraction
 
@@ -61,9 +59,25 @@ def violation_message(spec: str, model: str, o: Outcome) -> str:
     metric = o.metric.metric + (f"[{o.axis}]" if o.axis else "")
     side = "over" if o.metric.bound == "max" else "under"
     by = "" if o.overshoot is None else f" by {percent(o.overshoot, signed=False)}"
-    origin = {"spec": "the spec", "budgets": "the budgets file", "cli": "the command line"}[o.source]
+    looser = "; looser limits set aside: " + ", ".join(
+        f"{exact_text(kind, o.value_of(a))} from {origin(a)}" for a in o.set_aside) if o.set_aside else ""
     return (f"{spec} ({model}): {metric} is {exact_text(kind, o.actual)}, {side} {o.key} = "
-            f"{exact_text(kind, o.limit)}{by} (limit from {origin})")
+            f"{exact_text(kind, o.limit)}{by} (limit from {_origin(o)}{looser})")
+
+
+def _origin(o: Outcome) -> str:
+    """Where the limit that applies comes from (``--max-params``, ``the spec (line 7)``, ``b.yaml:12``)."""
+    return origin(o.setting) if o.setting is not None else o.source
+
+
+def skipped_text(skipped: Sequence[tuple[str, str]]) -> str:
+    """YAML files of checked directories that are not specs, for people (stderr)."""
+    if not skipped:
+        return ""
+    lines = [f"skipped {file}: not a convcalc spec ({why})" for file, why in skipped]
+    lines.append("  a spec has a top-level `input:`, `layers:`, `alternatives:` or `blocks:`; "
+                 "--exclude GLOB leaves files out")
+    return "".join(line + "\n" for line in lines)
 
 
 def diagnostics_text(errors: Iterable[tuple[str, ConvcalcError]], warnings: Sequence[Diagnostic] = ()) -> str:
@@ -219,33 +233,47 @@ def check_table(run: CheckRun, exact: bool = False, limit: int | None = TABLE_RO
     rows: list[tuple[str, ...]] = []
     for s in run.specs:
         if s.error is not None:
-            rows.append((s.file, "", "", "", "", "", "ERROR"))
+            rows.append((s.file, "", "", "", "", "", "ERROR", ""))
         for m in s.models:
             if not m.outcomes:
-                rows.append((s.file, m.name, "-", "", "", "", _status_word(run, m)))
+                rows.append((s.file, m.name, "-", "", "", "", _status_word(run, m), ""))
             for o in m.outcomes:
                 k = o.metric.kind
                 rows.append((s.file, m.name, o.label, value_text(k, o.limit, exact), value_text(k, o.actual, exact),
-                             percent(o.overshoot), "ok" if o.passed else "FAIL"))
-    notes = [summary_line(run), "margin: how far past the limit (negative: headroom left), in percent of it"]
+                             percent(o.overshoot), "ok" if o.passed else "FAIL", _from_cell(o)))
+    notes = [summary_line(run), "margin: how far past the limit (negative: headroom left), in percent of it; "
+             "from: where the limit is set (the strictest of every source applies; + n: n looser ones set aside)"]
     if limit is not None and len(rows) > limit:
-        kept = [r for r in rows if r[-1] != "ok"]
+        kept = [r for r in rows if r[6] != "ok"]
         notes.insert(1, f"{len(rows) - len(kept)} limits within budget not listed (--format csv or json lists all)")
         rows = kept
     if any(s.error for s in run.specs) or any(b.errors for b in run.budget_files):
         notes.append("files that could not be checked are explained on stderr")
-    return Table("check", ("spec", "model", "budget", "limit", "actual", "margin", "status"), rows, None, notes,
-                 frozenset({3, 4, 5}))
+    if run.skipped:
+        notes.append(f"{_count(len(run.skipped), 'YAML file')} skipped, not specs (listed on stderr)")
+    return Table("check", ("spec", "model", "budget", "limit", "actual", "margin", "status", "from"), rows, None, notes,
+                 frozenset({3, 4, 5}), optional=(7, 5, 0), shorten=frozenset({0, 1}))
+
+
+def _from_cell(o: Outcome) -> str:
+    """The table's ``from`` cell: ``spec:7``, ``specs/budgets.yaml:12`` or ``--max-params``, + looser ones."""
+    s = o.setting
+    where = o.source if s is None else origin(s) if s.source != "spec" else f"spec:{o.location.line}"
+    return where + (f" (+{len(o.set_aside)})" if o.set_aside else "")
 
 
 def _outcome_dict(o: Outcome) -> dict[str, Any]:
     return {"key": o.key, "metric": o.metric.metric, "axis": o.axis, "bound": o.metric.bound,
             "limit": _num(o.limit), "actual": _num(o.actual), "passed": o.passed,
-            "overshoot_percent": _pct(o.overshoot), "source": o.source, "location": _loc_dict(o.location)}
+            "overshoot_percent": _pct(o.overshoot), "source": o.source, "location": _loc_dict(o.location),
+            "origin": _origin(o),
+            "set_aside": [{"limit": o.value_of(a), "source": a.source, "origin": origin(a),
+                           "location": _loc_dict(a.location) if a.location else None} for a in o.set_aside]}
 
 
 def _model_dict(run: CheckRun, m: ModelResult) -> dict[str, Any]:
-    from convcalc.budget import BYTES_PER_ELEMENT, field_at
+    from convcalc.budget import BYTES_PER_ELEMENT
+    from convcalc.gate import field_at
 
     r = m.report
     f = field_at(r, m.rf_at) or r.rf
@@ -264,12 +292,14 @@ def _spec_dict(run: CheckRun, s: SpecResult) -> dict[str, Any]:
 
 
 def check_json(run: CheckRun) -> str:
-    """``{"schema_version", "command": "check", "exit_code", "summary", "budget_files", "specs", "warnings"}``."""
+    """``{"schema_version", "command": "check", "exit_code", "summary", "budget_files", "specs", "skipped",
+    "warnings"}``."""
     return _dumps({
         "schema_version": SCHEMA_VERSION, "command": "check", "exit_code": run.exit_code, "summary": run.counts(),
         "budget_files": [{"file": b.file, "errors": [_diag_dict(d) for d in b.errors.diagnostics] if b.errors else []}
                          for b in run.budget_files],
         "specs": [_spec_dict(run, s) for s in run.specs],
+        "skipped": [{"file": f, "reason": why} for f, why in run.skipped],
         "warnings": [_diag_dict(w) for w in run.warnings],
     })
 
@@ -277,18 +307,20 @@ def check_json(run: CheckRun) -> str:
 def check_csv(run: CheckRun) -> str:
     """One row per checked limit (and per unbudgeted model or unreadable file), exact integers."""
     header = ["file", "model", "status", "budget", "metric", "axis", "bound", "limit", "actual", "overshoot_percent",
-              "source", "line", "message"]
+              "source", "line", "origin", "message"]
     rows: list[list[Any]] = []
     for file, exc in run.errors:
         rows.append([file, "", "error", "", "", "", "", "", "", "", "", exc.diagnostics[0].location.line
-                     if exc.diagnostics else "", exc.render()])
+                     if exc.diagnostics else "", "", exc.render()])
     for s, m in run.models:
         if not m.outcomes:
-            rows.append([s.file, m.name, "fail" if run.unbudgeted_fails(m) else "no_budget"] + [""] * 10)
+            rows.append([s.file, m.name, "fail" if run.unbudgeted_fails(m) else "no_budget"] + [""] * 11)
         for o in m.outcomes:
             rows.append([s.file, m.name, "pass" if o.passed else "fail", o.key, o.metric.metric, o.axis or "",
                          o.metric.bound, _num(o.limit), _num(o.actual), _pct(o.overshoot), o.source, o.location.line,
-                         "" if o.passed else violation_message(s.file, m.name, o)])
+                         _origin(o), "" if o.passed else violation_message(s.file, m.name, o)])
+    for file, why in run.skipped:
+        rows.append([file, "", "skipped"] + [""] * 10 + [f"not a convcalc spec ({why})"])
     return _csv(header, rows)
 
 
@@ -300,11 +332,11 @@ def check_markdown(run: CheckRun) -> str:
     lines = ["## convcalc check", "", f"{icon} **{verdict}**: {_md(summary_line(run))}", ""]
     fails = [(s, m, o) for s, m in run.models for o in m.violations]
     if fails:
-        lines += ["| spec | model | budget | limit | actual | over |", "|---|---|---|---:|---:|---:|"]
+        lines += ["| spec | model | budget | limit | actual | over | from |", "|---|---|---|---:|---:|---:|---|"]
         for s, m, o in fails:
             k = o.metric.kind
             lines.append(f"| `{_md(s.file)}` | {_md(m.name)} | {o.label} | {_md(exact_text(k, o.limit))} | "
-                         f"{_md(exact_text(k, o.actual))} | {percent(o.overshoot)} |")
+                         f"{_md(exact_text(k, o.actual))} | {percent(o.overshoot)} | {_md(_origin(o))} |")
         lines.append("")
     unbudgeted = [(s, m) for s, m in run.models if run.unbudgeted_fails(m)]
     if unbudgeted:
@@ -315,6 +347,9 @@ def check_markdown(run: CheckRun) -> str:
         lines += ["**Could not be checked:**", "", "```text", diagnostics_text(run.errors).rstrip("\n"), "```", ""]
     if run.warnings:
         lines += ["**Warnings:**", ""] + [f"- {_md(w.render())}" for w in run.warnings] + [""]
+    if run.skipped:
+        lines += ["**Skipped** (YAML files that are not convcalc specs):", ""]
+        lines += [f"- `{_md(f)}`: {_md(why)}" for f, why in run.skipped] + [""]
     t = check_table(run, exact=True, limit=None)
     if t.rows:
         lines += [f"<details><summary>All results ({len(t.rows)} rows)</summary>", "",
@@ -382,236 +417,4 @@ def check_output(run: CheckRun, fmt: str, exact: bool = False) -> str | Table:
         return check_table(run, exact)
     render = {"json": check_json, "csv": check_csv, "markdown": check_markdown, "github": check_github,
               "junit": check_junit}[fmt]
-    return render(run)
-
-
-# --- diff -------------------------------------------------------------------------------------------------------
-
-_LABELS = {"params": "params", "macs": "MACs", "flops": "FLOPs", "activations": "activations",
-           "peak_activation": "peak activation"}
-
-
-def _signed(v: Num | None, exact: bool = False) -> str:
-    if v is None:
-        return ""
-    if not isinstance(v, int):
-        return ("+" if v > 0 else "") + str(v)
-    return ("+" if v > 0 else "") + human(v, exact)
-
-
-def delta_text(d: Delta, exact: bool = False) -> str:
-    """``+66 (+5.3%)``; ``0``; ``+1.2K (new)`` when the base is 0."""
-    change = d.change
-    if change is None:
-        return ""
-    if change == 0:
-        return "0"
-    pct = d.percent
-    return _signed(change, exact) + (f" ({percent(pct)})" if pct is not None else " (from 0)")
-
-
-def _side(v: Num | None, exact: bool = False) -> str:
-    return "" if v is None else value_text("count", v, exact)
-
-
-def _now(d: Delta, exact: bool = False) -> str:
-    """The head value, or the base value of something removed."""
-    return _side(d.head if d.head is not None else d.base, exact)
-
-
-def _rf_change(base: Field | None, head: Field | None, attr: str = "size") -> str:
-    b = pair(getattr(base, attr)) if base else None
-    h = pair(getattr(head, attr)) if head else None
-    if b is None or h is None or b == h:
-        return h or b or ""
-    return f"{b} → {h}"
-
-
-def growth_message(run: DiffRun, g: Growth, files: bool = True) -> str:
-    d = g.delta
-    assert d.base is not None and d.head is not None
-    grew = "from 0" if d.percent is None else f"by {percent(d.percent, signed=False)}"
-    return (f"{g.model}: {_LABELS[g.metric]} grew {grew} ({d.base:,} → {d.head:,}), more than the "
-            f"{_limit(g.limit)} allowed" + (f" ({run.base} → {run.head})" if files else ""))
-
-
-def _limit(p: Fraction) -> str:
-    return f"{p.numerator}%" if p.denominator == 1 else percent(p, signed=False)
-
-
-def _verdict(run: DiffRun) -> str:
-    if run.fail_above is None:
-        return "no growth limit (--fail-above) given"
-    limit = _limit(run.fail_above)
-    if run.exceeded:
-        return f"{len(run.exceeded)} total(s) grew by more than {limit}"
-    return f"no params, MACs or FLOPs total grew by more than {limit}"
-
-
-def diff_tables(run: DiffRun, exact: bool = False, all_layers: bool = False) -> list[Table]:
-    """A table per model: changed layers (every layer with ``all_layers``), then the totals."""
-    tables = []
-    for m in run.models:
-        rows = []
-        for x in m.layers:
-            if x.status == "same" and not all_layers:
-                continue
-            p, mac = x.delta("params"), x.delta("macs")
-            rows.append((x.name, x.status, x.type, _now(p, exact), delta_text(p, exact), _now(mac, exact),
-                         delta_text(mac, exact), _rf_change(*x.rf())))
-        tp, tm = m.total("params"), m.total("macs")
-        footer = ("total", m.status, "", _now(tp, exact), delta_text(tp, exact), _now(tm, exact), delta_text(tm, exact),
-                  _rf_change(m.base.rf if m.base else None, m.head.rf if m.head else None))
-        notes = [f"{run.base} → {run.head}"]
-        for metric in ("flops", "activations", "peak_activation"):
-            d = m.total(metric)
-            if d.base is not None and d.head is not None:
-                notes.append(f"{_LABELS[metric]}: {_side(d.base, exact)} → {_side(d.head, exact)} "
-                             f"({delta_text(d, exact) or 'n/a'})")
-        if m.base and m.head:
-            notes.append(f"output {shape(m.base.output_shape)} → {shape(m.head.output_shape)}; output stride "
-                         f"{_rf_change(m.base.rf, m.head.rf, 'stride')}")
-        hidden = sum(x.status == "same" for x in m.layers)
-        if hidden and not all_layers:
-            notes.append(f"{hidden} unchanged layer(s) not shown (--all shows them)")
-        notes += [growth_message(run, g, files=False) for g in run.exceeded if g.model == m.name]
-        tables.append(Table(f"diff: {m.name}", ("layer", "change", "type", "params", "Δ params", "MACs", "Δ MACs",
-                                                "RF"), rows, footer, notes, frozenset({3, 4, 5, 6})))
-    return tables
-
-
-def _delta_dict(d: Delta) -> dict[str, Any]:
-    return {"base": None if d.base is None else _num(d.base), "head": None if d.head is None else _num(d.head),
-            "delta": None if d.change is None else _num(d.change), "percent": _pct(d.percent)}
-
-
-def _field_dict(f: Field | None) -> dict[str, Any] | None:
-    return None if f is None else {"rf": [_num(v) for v in f.size], "stride": [_num(v) for v in f.stride]}
-
-
-def _layer_diff_dict(x: LayerDiff) -> dict[str, Any]:
-    b, h = x.rf()
-    return {"name": x.name, "status": x.status, "type": x.type,
-            **{metric: _delta_dict(x.delta(metric)) for metric in LAYER_METRICS},
-            "base": _field_dict(b), "head": _field_dict(h),
-            "output_shape": {"base": list(x.base.output_shape) if x.base else None,
-                             "head": list(x.head.output_shape) if x.head else None}}
-
-
-def diff_json(run: DiffRun) -> str:
-    """``{"schema_version", "command": "diff", "base", "head", "fail_above_percent", "exit_code", "models",
-    "exceeded"}``; per model ``totals`` (base, head, delta, percent), receptive field and every layer."""
-    models = []
-    for m in run.models:
-        models.append({
-            "name": m.name, "status": m.status,
-            "totals": {metric: _delta_dict(m.total(metric)) for metric in TOTALS},
-            "base": _field_dict(m.base.rf if m.base else None), "head": _field_dict(m.head.rf if m.head else None),
-            "output_shape": {"base": list(m.base.output_shape) if m.base else None,
-                             "head": list(m.head.output_shape) if m.head else None},
-            "layers": [_layer_diff_dict(x) for x in m.layers],
-        })
-    return _dumps({
-        "schema_version": SCHEMA_VERSION, "command": "diff", "base": run.base, "head": run.head,
-        "fail_above_percent": None if run.fail_above is None else _num(run.fail_above), "exit_code": run.exit_code,
-        "models": models,
-        "exceeded": [{"model": g.model, "metric": g.metric, **_delta_dict(g.delta)} for g in run.exceeded],
-    })
-
-
-def diff_csv(run: DiffRun) -> str:
-    """One row per layer and one ``total`` row per model: base, head and delta of each metric, and the RF."""
-    header = ["model", "row", "layer", "status", "type"]
-    for metric in LAYER_METRICS:
-        header += [f"base_{metric}", f"head_{metric}", f"delta_{metric}"]
-    header += ["base_rf_h", "base_rf_w", "head_rf_h", "head_rf_w"]
-
-    def cells(deltas: list[Delta], b: Field | None, h: Field | None) -> list[Any]:
-        out: list[Any] = []
-        for d in deltas:
-            out += ["" if v is None else _num(v) for v in (d.base, d.head, d.change)]
-        out += [_num(v) for v in b.size] if b else ["", ""]
-        return out + ([_num(v) for v in h.size] if h else ["", ""])
-
-    rows: list[list[Any]] = []
-    for m in run.models:
-        for x in m.layers:
-            rows.append([m.name, "layer", x.name, x.status, x.type,
-                         *cells([x.delta(k) for k in LAYER_METRICS], *x.rf())])
-        rows.append([m.name, "total", "", m.status, "", *cells([m.total(k) for k in LAYER_METRICS],
-                                                               m.base.rf if m.base else None,
-                                                               m.head.rf if m.head else None)])
-    return _csv(header, rows)
-
-
-def diff_markdown(run: DiffRun, all_layers: bool = False) -> str:
-    """A PR comment / job summary: verdict, totals per model, layer changes folded."""
-    icon = "❌" if run.exceeded else "✅" if run.fail_above is not None else "ℹ️"
-    lines = [f"## convcalc diff: `{_md(run.base)}` → `{_md(run.head)}`", "", f"{icon} **{_md(_verdict(run))}**", ""]
-    lines += [f"- {_md(growth_message(run, g, files=False))}" for g in run.exceeded]
-    if run.exceeded:
-        lines.append("")
-    for m in run.models:
-        lines += [f"### {_md(m.name)} ({m.status})", "",
-                  "| total | base | head | Δ | Δ% |", "|---|---:|---:|---:|---:|"]
-        for metric in TOTALS:
-            d = m.total(metric)
-            lines.append(f"| {_LABELS[metric]} | {'' if d.base is None else f'{d.base:,}'} | "
-                         f"{'' if d.head is None else f'{d.head:,}'} | "
-                         f"{'' if d.change is None else f'{d.change:+,}' if d.change else '0'} | "
-                         f"{percent(d.percent) if d.change else ''} |")
-        b, h = (m.base.rf if m.base else None), (m.head.rf if m.head else None)
-        lines.append(f"| RF | {pair(b.size) if b else ''} | {pair(h.size) if h else ''} | | |")
-        lines.append(f"| output stride | {pair(b.stride) if b else ''} | {pair(h.stride) if h else ''} | | |")
-        lines.append("")
-        shown = m.layers if all_layers else tuple(m.changed_layers)
-        if shown:
-            lines += [f"<details><summary>{len(m.changed_layers)} layer change(s)</summary>", "",
-                      "| layer | change | type | params | Δ params | MACs | Δ MACs | RF |",
-                      "|---|---|---|---:|---:|---:|---:|---|"]
-            for x in shown:
-                p, mac = x.delta("params"), x.delta("macs")
-                lines.append(f"| `{_md(x.name)}` | {x.status} | {_md(x.type)} | {_now(p, True)} | "
-                             f"{delta_text(p, True)} | {_now(mac, True)} | {delta_text(mac, True)} | "
-                             f"{_rf_change(*x.rf())} |")
-            lines += ["", "</details>", ""]
-    return "\n".join(lines)
-
-
-def diff_github(run: DiffRun) -> str:
-    """``::error`` at the head spec for each total grown past ``--fail-above``, a ``::notice`` per model."""
-    out = ""
-    for g in run.exceeded:
-        m = next(x for x in run.models if x.name == g.model)
-        out += gh_command("error", growth_message(run, g), m.location or Location(run.head, 1, 1),
-                          f"convcalc diff: {_LABELS[g.metric]} grew")
-    for m in run.models:
-        parts = [f"{_LABELS[k]} {delta_text(m.total(k), True) or m.status}" for k in GATED]
-        out += gh_command("notice", f"{m.name} ({m.status}): " + ", ".join(parts), None, "convcalc diff")
-    return out + gh_command("error" if run.exceeded else "notice", _verdict(run), None, "convcalc diff")
-
-
-def diff_junit(run: DiffRun) -> str:
-    """JUnit XML: a test case per model and gated total; growth past ``--fail-above`` is a failure."""
-    suite = _suite(f"{run.base} → {run.head}")
-    exceeded = {(g.model, g.metric): g for g in run.exceeded}
-    for m in run.models:
-        for metric in GATED:
-            case = _case(suite, "convcalc.diff", f"{m.name}: {_LABELS[metric]} growth", m.location)
-            if m.base is None or m.head is None:
-                _outcome_el(suite, case, "skipped", f"model {m.status}", "ModelAddedOrRemoved")
-            elif (m.name, metric) in exceeded:
-                _outcome_el(suite, case, "failure", growth_message(run, exceeded[(m.name, metric)]), "GrowthExceeded")
-            else:
-                ET.SubElement(case, "system-out").text = _x(f"{_LABELS[metric]}: {delta_text(m.total(metric), True)}")
-    return _junit([suite], "convcalc diff")
-
-
-def diff_output(run: DiffRun, fmt: str, exact: bool = False, all_layers: bool = False) -> str | list[Table]:
-    """The ``convcalc diff`` output in a format: Tables for ``table``, else text."""
-    if fmt == "table":
-        return diff_tables(run, exact, all_layers)
-    if fmt == "markdown":
-        return diff_markdown(run, all_layers)
-    render = {"json": diff_json, "csv": diff_csv, "github": diff_github, "junit": diff_junit}[fmt]
     return render(run)

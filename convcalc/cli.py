@@ -8,9 +8,10 @@ from __future__ import annotations
 import enum
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from convcalc import __version__
 from convcalc.errors import ConvcalcError
@@ -19,7 +20,37 @@ if TYPE_CHECKING:
     from convcalc.analysis import Report
     from convcalc.views import Table
 
-app = typer.Typer(
+
+def _flags_as_flags(params: Any) -> Any:
+    """A flag takes no value: no type in the help (Typer's Rich help prints ``--exact <bool>`` otherwise)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and getattr(p, "metavar", "") is None:
+            p.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> Any:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> Any:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+CommandT = TypeVar("CommandT", bound=Callable[..., Any])
+
+
+class _App(typer.Typer):
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[CommandT], CommandT]:
+        """Every command with :class:`_Command` (flags shown as flags in ``--help``)."""
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
+    cls=_Group,
     name="convcalc",
     help="Exact params, MACs and receptive fields of convolutional networks, from a YAML spec.\n\n"
          "Exit codes: 0 ok, 1 budget exceeded, 2 could not run (bad spec or usage).",
@@ -38,6 +69,8 @@ class Format(str, enum.Enum):
 
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format: table, json, csv or markdown.")
 ExactOpt = typer.Option(False, "--exact", help="Print exact integers instead of SI units (11.7M).")
+AlternativeOpt = typer.Option(None, "--alternative", metavar="NAME",
+                              help="Only the alternative (model) called NAME, of a spec with alternatives.")
 
 T = TypeVar("T")
 
@@ -55,18 +88,36 @@ def _guard(fn: Callable[[], T]) -> T:
 
 
 def _emit_table(table: Table) -> None:
+    """Print a table: piped, as wide as it needs; on a terminal, fitted to its width (convcalc.fit), so no
+    number is ever cut; in what the stream's encoding can carry (convcalc.textout)."""
     from rich.console import Console
     from rich.measure import Measurement
 
-    from convcalc.richview import rich_table
+    from convcalc import fit, textout
+    from convcalc.richview import rich_stacked, rich_table
 
     console = Console()
-    piped = not console.is_terminal
-    renderable = rich_table(table, fit=piped)
-    if piped:  # never cut names; use the width the table needs
+    encoding = console.encoding
+    if not textout.is_unicode(encoding):  # before measuring: the stand-ins can be wider (… -> ...)
+        table = fit.map_text(table, lambda s: textout.for_encoding(s, encoding))
+    if not console.is_terminal:  # never cut names; use the width the table needs
+        renderable = rich_table(table, fit=True)
         width = Measurement.get(console, console.options.update_width(100_000), renderable).maximum
-        console = Console(width=max(80, width))
-    console.print(renderable)
+        Console(width=max(80, width)).print(renderable)
+        return
+    from rich.cells import cell_len
+
+    f = fit.fit_table(table, console.width, cell_len, textout.for_encoding("…", encoding))
+    console.print(rich_stacked(f.table, fit.stacked_lines(f.table)) if f.stacked
+                  else rich_table(f.table, widths=f.widths))
+
+
+def _out(text: str, kind: str = "text") -> None:
+    """Write data to stdout in what its encoding can carry (JSON: \\u escapes; XML: character references;
+    other text: ASCII stand-ins)."""
+    from convcalc import textout
+
+    sys.stdout.write(textout.for_encoding(text, getattr(sys.stdout, "encoding", None), kind))
 
 
 def _reports(source: str) -> list[Report]:
@@ -94,24 +145,50 @@ def show(
     spec: str = typer.Argument(..., help="A spec file or a zoo model name."),
     fmt: Format = FormatOpt,
     exact: bool = ExactOpt,
+    depth: str | None = typer.Option(
+        None, "--depth", metavar="N",
+        help="Per block at nesting depth N instead of per layer: params, MACs, activations, share of MACs "
+             "(1: top-level blocks and layers, e.g. layer1..layer4 and fc of a ResNet; 2: the blocks in them)."),
+    alternative: str | None = AlternativeOpt,
 ) -> None:
-    """Per-layer cost table (params, MACs, share) with totals, for every model in SPEC."""
+    """Per-layer (or, with --depth, per-block) cost table with totals, for every model in SPEC."""
     from convcalc import render, views
 
-    _emit_models(_reports(spec), fmt, exact, render.show_csv, views.show_table)
+    n = _depth(depth)
+    reports = _alternatives(_reports(spec), alternative)
+    if n is None:
+        _emit_models(reports, fmt, exact, render.show_csv, views.show_table)
+    else:
+        _emit_models(reports, fmt, exact, lambda r: render.depth_csv(r, n),
+                     lambda r, e: views.depth_table(r, n, e), n)
+
+
+def _depth(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise typer.BadParameter(f"expected a whole number >= 1 (1 = top-level blocks), found {text!r}",
+                                 param_hint="--depth")
+    return int(text)
+
+
+def _alternatives(reports: list[Report], name: str | None) -> list[Report]:
+    from convcalc.analysis import pick
+
+    return _guard(lambda: pick(reports, name))
 
 
 def _emit_models(reports: list[Report], fmt: Format, exact: bool, to_csv: Callable[[Report], str],
-                 to_table: Callable[[Report, bool], Table]) -> None:
+                 to_table: Callable[[Report, bool], Table], depth: int | None = None) -> None:
     """Per-model output of show and rf: one JSON document, one CSV, or a table per model."""
     from convcalc import render
 
     if fmt is Format.json:
-        sys.stdout.write(render.models_json(reports))
+        _out(render.models_json(reports, depth), "json")
     elif fmt is Format.csv:
-        sys.stdout.write(render.join_csv([to_csv(r) for r in reports]))
+        _out(render.join_csv([to_csv(r) for r in reports]))
     elif fmt is Format.markdown:
-        sys.stdout.write("\n".join(render.markdown(to_table(r, exact)) for r in reports))
+        _out("\n".join(render.markdown(to_table(r, exact)) for r in reports))
     else:
         for r in reports:
             _emit_table(to_table(r, exact))
@@ -145,11 +222,11 @@ def compare(
     c = compare_reports(reports)
     title = "compare: " + ", ".join(dict.fromkeys(_spec_name(s) for s in good))
     if fmt is Format.json:
-        sys.stdout.write(render.comparison_json(c))
+        _out(render.comparison_json(c), "json")
     elif fmt is Format.csv:
-        sys.stdout.write(render.compare_csv(c))
+        _out(render.compare_csv(c))
     elif fmt is Format.markdown:
-        sys.stdout.write(render.markdown(views.compare_table(c, exact, title)))
+        _out(render.markdown(views.compare_table(c, exact, title)))
     else:
         _emit_table(views.compare_table(c, exact, title))
     if bad:
@@ -167,50 +244,59 @@ def rf(
     exact: bool = ExactOpt,
     map_layer: str | None = typer.Option(
         None, "--map", metavar="LAYER",
-        help="Show which input pixels one unit of LAYER depends on, through how many paths, and its "
-             "effective receptive field (50% and 95% of the paths)."),
+        help="Show which input pixels one unit of LAYER (a layer or named block of the rf table) depends on, "
+             "through how many paths, and its effective receptive field (50% and 95% of the paths)."),
+    alternative: str | None = AlternativeOpt,
 ) -> None:
     """Receptive field of every layer and named block: size, effective stride, padding, centre (h×w)."""
     from convcalc import render, views
 
     if map_layer is not None:
-        _footprints(spec, map_layer, fmt)
+        _footprints(spec, map_layer, fmt, alternative)
         return
-    _emit_models(_reports(spec), fmt, exact, render.rf_csv, views.rf_table)
+    _emit_models(_alternatives(_reports(spec), alternative), fmt, exact, render.rf_csv, views.rf_table)
 
 
-def _footprints(spec: str, layer: str, fmt: Format) -> None:
+def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None) -> None:
     from convcalc import render, views
-    from convcalc.analysis import graphs_of
-    from convcalc.footprint import footprints
+    from convcalc.analysis import graphs_of, pick
+    from convcalc.footprint import footprints, lacking
     from convcalc.sources import open_source
 
-    items = _guard(lambda: footprints(graphs_of(open_source(spec)), layer))
+    graphs = _guard(lambda: pick(graphs_of(open_source(spec)), alternative))
+    items = _guard(lambda: footprints(graphs, layer))
     if fmt is Format.json:
-        sys.stdout.write(render.footprint_json(items))
+        _out(render.footprint_json(items), "json")
     elif fmt is Format.csv:
-        sys.stdout.write(render.footprint_csv(items))
+        _out(render.footprint_csv(items))
     else:
-        text = "\n".join(line for model, fp in items for line in views.footprint_text(model, fp)) + "\n"
-        sys.stdout.write(f"```\n{text}```\n" if fmt is Format.markdown else text)
+        text = "\n".join(line for model, fp in items for line in views.footprint_lines(model, fp)) + "\n"
+        _out(f"```\n{text}```\n" if fmt is Format.markdown else text)
+    missing = lacking(graphs, layer)
+    if missing:
+        sys.stdout.flush()
+        sys.stderr.write(f"rf --map: {len(missing)} of {len(graphs)} alternatives have no layer or named block "
+                         f"{layer!r}, left out: {', '.join(repr(m) for m in missing)}\n")
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of spec files (for editor validation)."""
+def schema(
+    budgets: bool = typer.Option(False, "--budgets", help="The schema of budgets files instead of spec files."),
+) -> None:
+    """Print the JSON Schema of spec files, or of budgets files (for editor validation)."""
     import json
 
+    from convcalc.budget import budgets_file_schema
     from convcalc.schema import spec_schema
 
-    sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(budgets_file_schema() if budgets else spec_schema(), indent=2) + "\n")
 
 
 @app.command()
 def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
-    """List the bundled zoo models with their params and MACs."""
+    """List the bundled zoo models: input, params, MACs (and FLOPs in json and csv), description."""
     from convcalc import render, views
     from convcalc.analysis import analyze_document
-    from convcalc.analysis import compare as compare_reports
     from convcalc.sources import zoo_document, zoo_names
 
     reports = _guard(lambda: [r for n in zoo_names() for r in analyze_document(zoo_document(n))])
@@ -218,11 +304,11 @@ def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
         sys.stderr.write("no zoo models are bundled\n")
         return
     if fmt is Format.json:
-        sys.stdout.write(render.comparison_json(compare_reports(reports)))
+        _out(render.zoo_json(reports), "json")
     elif fmt is Format.csv:
-        sys.stdout.write(render.compare_csv(compare_reports(reports)))
+        _out(render.zoo_csv(reports))
     elif fmt is Format.markdown:
-        sys.stdout.write(render.markdown(views.zoo_table(reports, exact)))
+        _out(render.markdown(views.zoo_table(reports, exact)))
     else:
         _emit_table(views.zoo_table(reports, exact))
 
@@ -231,6 +317,9 @@ def run(argv: list[str] | None = None) -> None:
     """Console entry point."""
     import gc
 
+    from convcalc import textout
+
+    textout.install(sys.stdout, sys.stderr)  # a stream that cannot encode × gets x, not a UnicodeEncodeError
     gc.disable()  # one short-lived command: cycle collection would only traverse the imports and the reports again
     try:
         args = sys.argv[1:] if argv is None else list(argv)
@@ -461,7 +550,7 @@ def _ci_emit(out: object, fmt: CIFormat, people: str, summary: str | None, markd
     appended to ``summary``."""
     for part in out if isinstance(out, list) else [out]:
         if isinstance(part, str):
-            sys.stdout.write(part)
+            _out(part, {CIFormat.json: "json", CIFormat.junit: "xml"}.get(fmt, "text"))
         else:
             from convcalc.views import Table
 
@@ -500,16 +589,24 @@ def check(
     rf_at: str | None = _limit("--rf-at", "Measure RF and output stride at this layer or named block "
                                         "(default: the output)."),
     require_budget: bool = typer.Option(False, "--require-budget", help="Fail (exit 1) when a model has no budget."),
+    exclude: list[str] = typer.Option([], "--exclude", "-x", metavar="GLOB",
+                                      help="Leave out files matching GLOB (repeatable): data/, '*.data.yaml', "
+                                           "configs/*.yaml (matched against the path and its trailing parts)."),
+    no_discover: bool = typer.Option(False, "--no-discover",
+                                     help="Do not look for budgets.yaml next to and above each spec."),
     fmt: CIFormat = CIFormatOpt,
     summary: str | None = SummaryOpt,
     exact: bool = ExactOpt,
 ) -> None:
     """Check specs against budgets. Exit 0 all within budget, 1 a budget is exceeded, 2 could not check.
 
-    Budgets: the spec's `budget:`, budgets files, the limit options (per limit, later ones win).
+    Budgets: the spec's `budget:`, every budgets.yaml from the spec's folder up to the repository root,
+    --budgets files and the limit options. Every limit must hold: per limit, the strictest applies.
+    YAML files in checked folders that are not specs are skipped and listed.
     """
     from convcalc import budget as b
     from convcalc import ci_render
+    from convcalc.gate import check as check_specs
 
     limits = {k: v for k, v in locals().items() if k in b.BUDGET_KEYS}
     try:
@@ -519,17 +616,24 @@ def check(
         raise typer.BadParameter(exc.message + hint, param_hint="--" + exc.key.replace("_", "-")) from None
     if not files and not budgets:
         raise typer.BadParameter("give spec files or directories, or --budgets FILE", param_hint="FILES")
-    run = b.check(files or [], budgets, cli_budget, require_budget)
+    run = check_specs(files or [], budgets, cli_budget, require_budget, exclude, not no_discover)
     _ci_emit(ci_render.check_output(run, fmt.value, exact), fmt,
-             ci_render.diagnostics_text(run.errors, run.warnings), summary, lambda: ci_render.check_markdown(run))
+             ci_render.diagnostics_text(run.errors, run.warnings) + ci_render.skipped_text(run.skipped), summary,
+             lambda: ci_render.check_markdown(run))
     raise typer.Exit(run.exit_code)
 
 
 @app.command()
 def diff(
-    base: str = typer.Argument(..., help="The old spec: a file, a zoo name, or - for standard input "
-                                         "(git show main:specs/net.yaml | convcalc diff - specs/net.yaml)."),
-    head: str = typer.Argument(..., help="The new spec: a file, a zoo name, or -."),
+    specs: list[str] | None = typer.Argument(
+        None, metavar="BASE HEAD | PATH...",
+        help="BASE and HEAD: the old and the new spec (a file, a zoo name, - for standard input, /dev/null or an "
+             "empty file for none: a new or a deleted spec), or two directories (specs paired by path). With "
+             "--base-ref: the files and directories to compare (default: the current directory)."),
+    base_ref: str | None = typer.Option(None, "--base-ref", metavar="REF",
+                                        help="Compare every spec under PATH... with its version at git REF (e.g. "
+                                             "origin/main): a whole pull request; new files are added, deleted "
+                                             "ones removed."),
     fail_above: str | None = typer.Option(None, "--fail-above", metavar="PERCENT",
                                           help="Exit 1 when the params, MACs or FLOPs total grows by more than "
                                                "this, e.g. 5%."),
@@ -538,17 +642,29 @@ def diff(
     summary: str | None = SummaryOpt,
     exact: bool = ExactOpt,
 ) -> None:
-    """Cost change from BASE to HEAD: per-layer and total params, MACs, FLOPs and RF, layers matched by name."""
-    from convcalc import ci_render
-    from convcalc import diff as d
+    """Cost change from BASE to HEAD: per-layer and total params, MACs, FLOPs and RF, layers matched by name.
+
+    Exit 0 ok, 1 a total grew past --fail-above, 2 a spec could not be read.
+    """
+    from convcalc import ci_diff
+    from convcalc import diff_many as d
     from convcalc.units import UnitError, parse_percent
 
+    paths = specs or []
     try:
         limit = parse_percent(fail_above) if fail_above is not None else None
     except UnitError as exc:
         raise typer.BadParameter(exc.message, param_hint="--fail-above") from None
-    stdin = sys.stdin.read() if "-" in (base, head) else None
-    run = _guard(lambda: d.diff(base, head, limit, stdin))
-    _ci_emit(ci_render.diff_output(run, fmt.value, exact, all_layers), fmt, "", summary,
-             lambda: ci_render.diff_markdown(run, all_layers))
-    raise typer.Exit(run.exit_code)
+    if base_ref is None and len(paths) != 2:
+        raise typer.BadParameter(f"give BASE and HEAD (found {len(paths)} specs), or --base-ref REF with paths",
+                                 param_hint="BASE HEAD")
+    if base_ref is not None:
+        result = _guard(lambda: d.diff_against_ref(base_ref, paths, limit))
+    else:
+        stdin = sys.stdin.read() if "-" in paths else None
+        result = _guard(lambda: d.diff_sources(paths[0], paths[1], limit, stdin))
+    from convcalc.ci_render import diagnostics_text
+
+    _ci_emit(ci_diff.diff_output(result, fmt.value, exact, all_layers), fmt, diagnostics_text(result.errors), summary,
+             lambda: ci_diff.diff_markdown(result, all_layers))
+    raise typer.Exit(result.exit_code)

@@ -24,12 +24,31 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 _GLOB_CHARS = frozenset("*?[")
 
 
+#: Top-level keys of which a spec has at least one. A YAML file found in a directory (or by a glob) that
+#: has none of them, or is not a mapping, is not a convcalc spec and is skipped with its reason.
+SPEC_KEYS = ("input", "layers", "alternatives", "blocks")
+
+
 @dataclass(frozen=True)
 class Source:
-    """One spec to process: a file path or zoo name as shown to the user, or why it cannot be found."""
+    """One spec to process: a file path or zoo name as shown to the user, or why it cannot be found.
+
+    ``scanned``: found in a directory or by a glob (so it may be some other YAML file), not named.
+    """
 
     name: str
     error: ConvcalcError | None = None
+    scanned: bool = False
+
+
+def not_a_spec(doc: Document) -> str | None:
+    """Why a YAML document found in a directory is not a convcalc spec, or None when it may be one."""
+    d = doc.data
+    if not isinstance(d, dict):
+        return f"a YAML {'list' if isinstance(d, list) else 'scalar'}, not a mapping"
+    if not any(k in d for k in SPEC_KEYS):
+        return "no `input:`, `layers:`, `alternatives:` or `blocks:` key"
+    return None
 
 
 def _usage(arg: str, message: str, hint: str = "") -> UsageError:
@@ -51,17 +70,21 @@ def source_key(name: str) -> str:
     return os.path.normcase(os.path.abspath(name)) if not name.startswith("zoo:") else name
 
 
-def expand(args: Sequence[str]) -> list[Source]:
+def expand(args: Sequence[str], exclude: Sequence[str] = ()) -> list[Source]:
     """Spec sources in argument order: a directory means every spec file below it (sorted), a glob
-    (``specs/**/*.yaml``) its matches, anything else a file or a zoo model name. Duplicates are dropped."""
+    (``specs/**/*.yaml``) its matches, anything else a file or a zoo model name. Duplicates are dropped,
+    and so is every path that an ``exclude`` pattern matches (see :mod:`convcalc.globs`)."""
+    from convcalc.globs import PathPattern
+
     out: list[Source] = []
     seen: set[str] = set()
+    excluded = [PathPattern(e, anywhere=True) for e in exclude]
 
-    def add(name: str) -> None:
+    def add(name: str, scanned: bool) -> None:
         key = source_key(name)
-        if key not in seen:
+        if key not in seen and not any(e.matches(name) for e in excluded):
             seen.add(key)
-            out.append(Source(name))
+            out.append(Source(name, scanned=scanned))
 
     for arg in args:
         path = Path(arg)
@@ -70,15 +93,15 @@ def expand(args: Sequence[str]) -> list[Source]:
             if not files:
                 out.append(Source(arg, _usage(arg, "no *.yaml or *.yml files in this directory")))
             for f in files:
-                add(f.as_posix())
+                add(f.as_posix(), True)
         elif not path.exists() and _GLOB_CHARS & set(arg):
             matches = sorted(m for m in glob.glob(arg, recursive=True) if Path(m).is_file())
             if not matches:
                 out.append(Source(arg, _usage(arg, "the pattern matches no file")))
             for m in matches:
-                add(Path(m).as_posix())
+                add(Path(m).as_posix(), True)
         else:
-            add(arg)
+            add(arg, False)
     return out
 
 

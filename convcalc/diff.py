@@ -14,8 +14,8 @@ from typing import Literal
 
 from convcalc.analysis import Field, LayerRow, Report
 from convcalc.collect import Model, analyze_models, load
-from convcalc.errors import Location
-from convcalc.yaml_source import Document
+from convcalc.errors import ConvcalcError, Location
+from convcalc.yaml_source import Document, EmptyDocument
 
 Num = int | Fraction
 Status = Literal["added", "removed", "changed", "same"]
@@ -137,12 +137,26 @@ class ModelDiff:
 
 @dataclass(frozen=True)
 class DiffRun:
-    """The result of one ``convcalc diff``."""
+    """One spec file (or zoo model) in base and head. ``base_present``/``head_present``: False for a new
+    or a deleted file (every model and layer added or removed); ``error`` when a side could not be read."""
 
     base: str
     head: str
     models: tuple[ModelDiff, ...]
     fail_above: Fraction | None = None
+    base_present: bool = True
+    head_present: bool = True
+    error: ConvcalcError | None = None
+
+    @property
+    def status(self) -> Status | Literal["error"]:
+        if self.error is not None:
+            return "error"
+        if not self.base_present:
+            return "added"
+        if not self.head_present:
+            return "removed"
+        return "same" if all(m.status == "same" for m in self.models) else "changed"
 
     @property
     def growth(self) -> list[Growth]:
@@ -158,8 +172,35 @@ class DiffRun:
 
     @property
     def exit_code(self) -> int:
-        """0, or 1 when a gated total grew by more than ``fail_above`` percent."""
-        return 1 if self.exceeded else 0
+        """0, 1 when a gated total grew by more than ``fail_above`` percent, 2 when a side was unreadable."""
+        return 2 if self.error is not None else 1 if self.exceeded else 0
+
+
+@dataclass(frozen=True)
+class DiffSet:
+    """The result of one ``convcalc diff``: one :class:`DiffRun` per spec file (one for ``diff BASE HEAD``)."""
+
+    base: str
+    head: str
+    files: tuple[DiffRun, ...]
+    fail_above: Fraction | None = None
+
+    @property
+    def models(self) -> list[tuple[DiffRun, ModelDiff]]:
+        return [(f, m) for f in self.files for m in f.models]
+
+    @property
+    def exceeded(self) -> list[tuple[DiffRun, Growth]]:
+        return [(f, g) for f in self.files for g in f.exceeded]
+
+    @property
+    def errors(self) -> list[tuple[str, ConvcalcError]]:
+        return [(f.head if f.head_present else f.base, f.error) for f in self.files if f.error is not None]
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a file could not be read, else 1 when a gated total grew past ``fail_above``, else 0."""
+        return max((f.exit_code for f in self.files), default=0)
 
 
 def diff_layers(base: Model | None, head: Model | None) -> tuple[LayerDiff, ...]:
@@ -194,10 +235,14 @@ def _model_location(m: Model, doc: Document) -> Location:
     return doc.loc(m.spec.path[:-1])
 
 
-def diff_documents(base: Document, head: Document, fail_above: Fraction | None = None) -> DiffRun:
-    """Diff two loaded spec documents (raises :class:`~convcalc.errors.SpecError` if either is invalid)."""
-    _, bmodels = analyze_models(base)
-    hspec, hmodels = analyze_models(head)
+def diff_documents(base: Document | None, head: Document | None, fail_above: Fraction | None = None,
+                   names: tuple[str, str] | None = None) -> DiffRun:
+    """Diff two loaded spec documents; None is a side without the file (new or deleted: every model and
+    layer added or removed). Raises :class:`~convcalc.errors.SpecError` if either is invalid."""
+    bname = base.file if base is not None else names[0] if names else NOTHING
+    hname = head.file if head is not None else names[1] if names else NOTHING
+    bmodels = analyze_models(base)[1] if base is not None else []
+    hspec, hmodels = analyze_models(head) if head is not None else (None, [])
     pairs: list[tuple[str, Model | None, Model | None]]
     bnames = [m.spec.name for m in bmodels]
     if len(bmodels) == len(hmodels) and (len(bmodels) == 1 or not set(bnames) & {m.spec.name for m in hmodels}):
@@ -211,11 +256,29 @@ def diff_documents(base: Document, head: Document, fail_above: Fraction | None =
         pairs += [(m.spec.name, m, None) for m in bmodels if m.spec.name not in hnames]
     models = tuple(
         ModelDiff(name, b.report if b else None, h.report if h else None, diff_layers(b, h),
-                  _model_location(h, hspec.doc) if h else None)
+                  _model_location(h, hspec.doc) if h and hspec else None)
         for name, b, h in pairs)
-    return DiffRun(base.file, head.file, models, fail_above)
+    return DiffRun(bname, hname, models, fail_above, base is not None, head is not None)
+
+
+#: What stands for a side without the file: ``/dev/null`` (as git writes it), or an empty file.
+NOTHING = "/dev/null"
+
+
+def _side(source: str, stdin: str | None) -> Document | None:
+    """The document of one side, or None for nothing (``/dev/null``, an empty file, empty stdin)."""
+    if source == NOTHING:
+        return None
+    if source == "-" and stdin is not None and not stdin.strip():
+        return None
+    try:
+        return load(source, stdin)
+    except EmptyDocument:
+        return None
 
 
 def diff(base: str, head: str, fail_above: Fraction | None = None, stdin: str | None = None) -> DiffRun:
-    """Diff two specs given as file paths or zoo names (``-`` reads ``stdin``)."""
-    return diff_documents(load(base, stdin), load(head, stdin), fail_above)
+    """Diff two specs given as file paths or zoo names (``-`` reads ``stdin``; ``/dev/null`` or an empty file
+    is a side without the spec: a new or a deleted file)."""
+    b, h = _side(base, stdin), _side(head, stdin)
+    return diff_documents(b, h, fail_above, (base, head))

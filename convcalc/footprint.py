@@ -60,6 +60,8 @@ class Footprint:
     #: rows (h) of columns (w) of path counts over the receptive field, or None when too large
     map: tuple[tuple[int, ...], ...] | None
     data_dependent: bool
+    #: the named block asked for, when the name was a block's (``layer`` is then its output node), else ""
+    block: str = ""
 
     def erf(self, share: Fraction) -> tuple[int, int]:
         return self.axes[0].erf(share), self.axes[1].erf(share)
@@ -99,9 +101,25 @@ def _back2(counts: dict[tuple[int, int], int], ops: tuple[AxisOp, AxisOp]) -> di
     return out
 
 
+def resolve(graph: Graph, name: str) -> tuple[int, str] | None:
+    """The node a name of the ``rf`` table stands for: a layer or merge, or a named block (also written
+    ``[name]``, as the table shows it), whose output node it is; with the block's name ("" for a node)."""
+    for n in graph.nodes[1:]:
+        if n.name == name:
+            return n.index, ""
+    bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    for b in graph.blocks:
+        if b.name == bare:
+            return b.node, bare
+    return None
+
+
 def footprint(graph: Graph, layer: str) -> Footprint:
-    """The footprint of one interior output unit of the node named ``layer`` (KeyError if absent)."""
-    index = {n.name: n.index for n in graph.nodes}[layer]
+    """The footprint of one interior output unit of the node or named block ``layer`` (KeyError if absent)."""
+    found = resolve(graph, layer)
+    if found is None:
+        raise KeyError(layer)
+    index, block = found
     target = graph.nodes[index]
     per_axis: list[dict[int, Counts]] = [{index: {0: 1}}, {index: {0: 1}}]
     rf = target.rf
@@ -136,19 +154,25 @@ def footprint(graph: Graph, layer: str) -> Footprint:
         s0, s1 = axes[0].start, axes[1].start
         grid = tuple(tuple(cells.get((s0 + i, s1 + j), 0) for j in range(len(axes[1].counts)))
                      for i in range(len(axes[0].counts)))
-    return Footprint(target.name, (axes[0], axes[1]), grid, target.data_dependent)
+    return Footprint(target.name, (axes[0], axes[1]), grid, target.data_dependent, block)
 
 
 def footprints(graphs: list[Graph], layer: str) -> list[tuple[str, Footprint]]:
-    """The footprint of ``layer`` in every alternative that has a layer or merge of that name.
+    """The footprint of ``layer`` (a layer, merge or named block) in every alternative that has it
+    (:func:`lacking` names the others).
 
     Raises :class:`UsageError` (with a "did you mean") when none has it.
     """
-    out = [(g.name, footprint(g, layer)) for g in graphs if any(n.name == layer for n in g.nodes[1:])]
+    out = [(g.name, footprint(g, layer)) for g in graphs if resolve(g, layer) is not None]
     if not out:
         from convcalc.spec import did_you_mean
 
-        names = {n.name for g in graphs for n in g.nodes[1:]}
-        raise UsageError([Diagnostic(Location("--map", 0, 0), (), f"no layer named {layer!r}",
+        names = {n.name for g in graphs for n in g.nodes[1:]} | {b.name for g in graphs for b in g.blocks}
+        raise UsageError([Diagnostic(Location("--map", 0, 0), (), f"no layer or named block {layer!r}",
                                      did_you_mean(layer, names) or "run `convcalc rf SPEC` for the layer names")])
     return out
+
+
+def lacking(graphs: list[Graph], layer: str) -> list[str]:
+    """The names of the alternatives that have no layer or named block ``layer``."""
+    return [g.name for g in graphs if resolve(g, layer) is None]

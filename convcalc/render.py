@@ -9,6 +9,7 @@ from convcalc.analysis import BlockRow, Comparison, Field, LayerRow, Report
 from convcalc.costs import Cost
 
 if TYPE_CHECKING:  # annotations only: `show --format json` need not import them
+    from convcalc.blocks import DepthRow
     from convcalc.footprint import Footprint
     from convcalc.views import Table
 
@@ -17,7 +18,9 @@ try:  # the C function behind json.encoder.encode_basestring, without importing 
 except ImportError:  # pragma: no cover - other Python implementations
     from json.encoder import encode_basestring
 
-SCHEMA_VERSION = 1
+#: The version of every JSON output (show, rf, compare, zoo, check, diff); 2: show and rf always
+#: ``{"schema_version", "models": [...]}``, compare's ``label``, blocks with their costs, zoo's model list.
+SCHEMA_VERSION = 2
 BUCKETS = ("params", "buffers", "macs", "adds", "muls", "divs", "cmps", "special")
 
 
@@ -50,8 +53,15 @@ def layer_dict(row: LayerRow) -> dict[str, Any]:
 
 
 def block_dict(b: BlockRow) -> dict[str, Any]:
+    """A named block: its output node, the sum of its layers' costs and activations, its receptive field."""
     return {"name": b.name, "type": b.type, "output": b.output, "output_shape": list(b.output_shape),
-            **_field(b.rf), "rf_full": _pair(b.rf_full.size)}
+            **_cost(b.cost), "activations": b.activations, **_field(b.rf), "rf_full": _pair(b.rf_full.size)}
+
+
+def depth_dict(row: DepthRow) -> dict[str, Any]:
+    """A row of ``show --depth``: a block (or top-level layer), how many layers it sums, their costs."""
+    return {"name": row.name, "type": row.type, "layers": row.layers, **_cost(row.cost),
+            "activations": row.activations}
 
 
 def report_dict(r: Report) -> dict[str, Any]:
@@ -121,23 +131,42 @@ def _encode(o: Any, indent: str, out: list[str]) -> None:
 
 
 def report_json(r: Report) -> str:
-    return dumps({"schema_version": SCHEMA_VERSION, **report_dict(r)})
+    """One model as ``show --format json`` writes it (see :func:`models_json`)."""
+    return models_json([r])
 
 
 def comparison_json(c: Comparison) -> str:
+    """``{"schema_version", "baseline", "alternatives"}``: each a model object plus its ``label`` (the name,
+    qualified by the file where two share it) and ``ratios``; ``baseline`` is the first one's label."""
     alts = []
-    for r in c.alternatives:
+    for r, label in zip(c.alternatives, c.labels, strict=True):
         d = report_dict(r)
+        d["label"] = label
         d["ratios"] = {m: c.ratio(r, m) for m in ("params", "macs", "flops")}
         alts.append(d)
-    return dumps({"schema_version": SCHEMA_VERSION, "baseline": c.baseline.name, "alternatives": alts})
+    return dumps({"schema_version": SCHEMA_VERSION, "baseline": c.labels[0], "alternatives": alts})
 
 
-def models_json(reports: list[Report]) -> str:
-    """One model as a JSON object; several (alternatives) as a comparison with ratios."""
-    from convcalc.analysis import compare
+def models_json(reports: list[Report], depth: int | None = None) -> str:
+    """``{"schema_version", "models": [...]}`` for one model or several alternatives alike (show, rf); with
+    ``depth``, each model also has ``depth`` and ``depth_blocks`` (see :func:`convcalc.blocks.at_depth`)."""
+    models = []
+    for r in reports:
+        d = report_dict(r)
+        if depth is not None:
+            from convcalc.blocks import at_depth
 
-    return report_json(reports[0]) if len(reports) == 1 else comparison_json(compare(reports))
+            d["depth"] = depth
+            d["depth_blocks"] = [depth_dict(x) for x in at_depth(r, depth)]
+        models.append(d)
+    return dumps({"schema_version": SCHEMA_VERSION, "models": models})
+
+
+def zoo_json(reports: list[Report]) -> str:
+    """``{"schema_version", "models": [{"name", "input_shape", "params", "macs", "flops", "description"}]}``."""
+    return dumps({"schema_version": SCHEMA_VERSION, "models": [
+        {"name": r.name, "input_shape": list(r.input_shape), "params": r.params, "macs": r.macs, "flops": r.flops,
+         "description": r.description} for r in reports]})
 
 
 def join_csv(parts: list[str]) -> str:
@@ -184,13 +213,28 @@ def rf_csv(r: Report) -> str:
 
 
 def compare_csv(c: Comparison) -> str:
-    """One row per alternative, with ratios against the first."""
+    """One row per alternative (named by its label), with ratios against the first."""
     header = ["name", *BUCKETS, "flops", *_SHAPE, *_RF, "weight_layers", "nonlinearities",
               "params_ratio", "macs_ratio", "flops_ratio"]
-    rows = [[r.name, *(getattr(r.total, k) for k in BUCKETS), r.flops, *r.output_shape, *_rf_cells(r.rf),
+    rows = [[label, *(getattr(r.total, k) for k in BUCKETS), r.flops, *r.output_shape, *_rf_cells(r.rf),
              r.weight_layers, r.nonlinearities, *(c.ratio(r, m) for m in ("params", "macs", "flops"))]
-            for r in c.alternatives]
+            for r, label in zip(c.alternatives, c.labels, strict=True)]
     return _csv(header, rows)
+
+
+def depth_csv(r: Report, depth: int) -> str:
+    """``show --depth N --format csv``: one row per block at that depth, with every cost bucket."""
+    from convcalc.blocks import at_depth
+
+    rows = [[r.name, x.name, x.type, x.layers, *(getattr(x.cost, k) for k in BUCKETS), x.cost.flops,
+             x.activations] for x in at_depth(r, depth)]
+    return _csv(["model", "name", "type", "layers", *BUCKETS, "flops", "activations"], rows)
+
+
+def zoo_csv(reports: list[Report]) -> str:
+    """``zoo --format csv``: one row per bundled model."""
+    rows = [[r.name, *r.input_shape, r.params, r.macs, r.flops, r.description] for r in reports]
+    return _csv(["name", "in_c", "in_h", "in_w", "params", "macs", "flops", "description"], rows)
 
 
 def _md_cell(s: str) -> str:
@@ -218,7 +262,7 @@ def footprint_json(items: list[tuple[str, Footprint]]) -> str:
     out = []
     for model, fp in items:
         out.append({
-            "model": model, "layer": fp.layer, "data_dependent": fp.data_dependent,
+            "model": model, "layer": fp.layer, "block": fp.block or None, "data_dependent": fp.data_dependent,
             "rf": [len(a.counts) for a in fp.axes], "start": [a.start for a in fp.axes],
             "paths": [a.paths for a in fp.axes], "holes": [a.holes for a in fp.axes],
             "erf50": list(fp.erf(half)), "erf95": list(fp.erf(most)),

@@ -153,3 +153,21 @@ def percent(p: Fraction | None, signed: bool = True) -> str:
     if p != 0 and float(text) == 0:
         text = f"{v:.2g}"
     return ("+" if signed and p > 0 else "") + text + "%"
+
+
+def _fixed(p: Fraction, digits: int) -> str:
+    """``p`` rounded (half to even) to ``digits`` decimals, exactly."""
+    q = round(p * 10**digits)
+    sign = "-" if q < 0 else ""
+    whole, frac = divmod(abs(q), 10**digits)
+    return f"{sign}{whole}.{frac:0{digits}d}"
+
+
+def percent_apart(p: Fraction, other: Fraction) -> str:
+    """``p`` as a percentage with as many decimals as it takes (1 to 12) not to read as equal to ``other``:
+    a growth of 0.2004% against a 0.2% limit is ``0.2004%``, never ``0.2%``."""
+    for digits in range(1, 13):
+        text = _fixed(p, digits)
+        if p == other or text != _fixed(other, digits):
+            return text + "%"
+    return text + "%"

@@ -19,6 +19,12 @@ class Table:
     notes: list[str] = field(default_factory=list)
     #: columns holding numbers (right-aligned)
     numeric: frozenset[int] = frozenset()
+    #: columns a narrow terminal may leave out, in the order they go (convcalc.fit)
+    optional: tuple[int, ...] = ()
+    #: free-text columns a narrow terminal may wrap at spaces
+    wrap: frozenset[int] = frozenset()
+    #: name columns a narrow terminal may shorten in the middle
+    shorten: frozenset[int] = frozenset({0})
 
 
 def shape(s: tuple[int, int, int]) -> str:
@@ -26,35 +32,40 @@ def shape(s: tuple[int, int, int]) -> str:
 
 
 def show_table(r: Report, exact: bool = False) -> Table:
-    """Per-layer costs: name, type, output shape, params, MACs, share of total MACs."""
+    """Per-layer costs: name, type, output shape, params, MACs, share of total MACs, activations."""
     rows = []
     for row in r.layers:
         share = f"{100 * row.cost.macs / r.macs:.1f}%" if r.macs else "-"
         name = row.name + (" (training only)" if row.training_only else "")
         rows.append((name, row.type, shape(row.output_shape), human(row.cost.params, exact),
-                     human(row.cost.macs, exact), share))
-    footer = ("total", "", shape(r.output_shape), human(r.params, exact), human(r.macs, exact), "100%")
+                     human(row.cost.macs, exact), share, human(row.activations, exact)))
+    footer = ("total", "", shape(r.output_shape), human(r.params, exact), human(r.macs, exact), "100%",
+              human(r.activations, exact))
     notes = [f"input {shape(r.input_shape)}, batch {r.batch}; FLOPs {human(r.flops, exact)} "
-             f"(= 2·MACs + adds + muls + divs); buffers {human(r.total.buffers, exact)}"]
+             f"(= 2·MACs + adds + muls + divs); buffers {human(r.total.buffers, exact)}",
+             "MACs % = share of the total MACs; activations = elements of each layer's output, summed in the "
+             "total"]
     if r.training_only.macs:
         notes.append(f"training-only branches: {human(r.training_only.macs, exact)} MACs not in the inference pass")
     notes.extend(r.notes)
-    return Table(r.name, ("layer", "type", "output", "params", "MACs", "share"), rows, footer, notes,
-                 frozenset({3, 4, 5}))
+    return Table(r.name, ("layer", "type", "output", "params", "MACs", "MACs %", "activations"), rows, footer,
+                 notes, frozenset({3, 4, 5, 6}), optional=(6, 1))
 
 
 def compare_table(c: Comparison, exact: bool = False, title: str = "compare") -> Table:
     """Alternatives side by side with ratios against the first."""
     rows = []
     for r in c.alternatives:
-        rows.append((r.name, human(r.params, exact), ratio(c.ratio(r, "params")), human(r.macs, exact),
+        rows.append((c.label(r), human(r.params, exact), ratio(c.ratio(r, "params")), human(r.macs, exact),
                      ratio(c.ratio(r, "macs")), human(r.flops, exact), ratio(c.ratio(r, "flops")),
-                     shape(r.output_shape), pair(r.rf.size), f"{r.weight_layers}/{r.nonlinearities}"))
-    notes = [f"ratios against {c.baseline.name!r}; depth = weight layers / non-linearities"]
+                     human(r.activations, exact), shape(r.output_shape), pair(r.rf.size),
+                     f"{r.weight_layers}/{r.nonlinearities}"))
+    notes = [f"ratios against {c.labels[0]!r}; activations = elements of all layer outputs; depth = weight "
+             "layers / non-linearities"]
     for r in c.alternatives:
-        notes.extend(f"{r.name}: {n}" for n in r.notes)
-    return Table(title, ("alternative", "params", "×", "MACs", "×", "FLOPs", "×", "output", "RF", "depth"),
-                 rows, None, notes, frozenset({1, 2, 3, 4, 5, 6}))
+        notes.extend(f"{c.label(r)}: {n}" for n in r.notes)
+    return Table(title, ("model", "params", "×", "MACs", "×", "FLOPs", "×", "activations", "output", "RF",
+                         "depth"), rows, None, notes, frozenset({1, 2, 3, 4, 5, 6, 7}), optional=(6, 5, 8, 7, 10))
 
 
 def zoo_table(reports: Sequence[Report], exact: bool = False) -> Table:
@@ -62,7 +73,8 @@ def zoo_table(reports: Sequence[Report], exact: bool = False) -> Table:
     rows = [(r.name, shape(r.input_shape), human(r.params, exact), human(r.macs, exact), r.description)
             for r in reports]
     return Table("zoo", ("model", "input", "params", "MACs", "description"), rows, None,
-                 ["use a name wherever a spec file is expected: convcalc show resnet50"], frozenset({2, 3}))
+                 ["use a name wherever a spec file is expected: convcalc show resnet50"], frozenset({2, 3}),
+                 optional=(1,), wrap=frozenset({4}))
 
 
 def rf_table(r: Report, exact: bool = False) -> Table:
@@ -87,7 +99,7 @@ def rf_table(r: Report, exact: bool = False) -> Table:
              "centre of output unit 0"]
     notes.extend(r.notes)
     return Table(r.name, ("layer", "type", "output", "RF", "stride", "padding", "centre", "notes"), rows, None,
-                 notes)
+                 notes, optional=(1, 2), wrap=frozenset({7}))
 
 
 _SHADES = "░▒▓█"
@@ -116,3 +128,31 @@ def footprint_text(model: str, fp: Footprint) -> list[str]:
     else:
         lines.append("  (2-D map omitted: larger than the terminal; --format json has the counts)")
     return lines
+
+
+def footprint_lines(model: str, fp: Footprint) -> list[str]:
+    """:func:`footprint_text`, saying which node stands for a named block (its output node)."""
+    lines = footprint_text(model, fp)
+    if fp.block:
+        lines.insert(1, f"  block {fp.block!r} → its output node {fp.layer!r}")
+    return lines
+
+
+def depth_table(r: Report, depth: int, exact: bool = False) -> Table:
+    """``show --depth N``: per block at nesting depth N, its layers' params, MACs, activations, share of MACs."""
+    from convcalc.blocks import at_depth
+
+    rows = []
+    for b in at_depth(r, depth):
+        share = f"{100 * b.cost.macs / r.macs:.1f}%" if r.macs else "-"
+        rows.append((b.name, b.type, str(b.layers), human(b.cost.params, exact), human(b.cost.macs, exact),
+                     human(b.activations, exact), share))
+    footer = ("total", "", str(len(r.layers)), human(r.params, exact), human(r.macs, exact),
+              human(r.activations, exact), "100%")
+    notes = [f"input {shape(r.input_shape)}, batch {r.batch}; blocks at depth {depth}: layer names cut after "
+             f"{depth} '/'-separated segment(s), each layer in one row, so the rows sum to the totals; "
+             "activations = elements of the layer outputs"]
+    if r.training_only.macs:
+        notes.append(f"training-only branches: {human(r.training_only.macs, exact)} MACs not in the inference pass")
+    return Table(f"{r.name} (depth {depth})", ("block", "type", "layers", "params", "MACs", "activations", "MACs %"),
+                 rows, footer, notes, frozenset({2, 3, 4, 5, 6}), optional=(5, 1))

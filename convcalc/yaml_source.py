@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
 from convcalc.gcpause import paused_gc
+from convcalc.hints import tab_indentation
 
 try:  # libyaml's C parser keeps marks (line numbers) and is several times faster
     from yaml import CSafeLoader as _Loader
@@ -75,6 +76,15 @@ def _fail(file: str, line: int, col: int, message: str, hint: str = "") -> SpecE
     return SpecError([Diagnostic(Location(file, line, col), (), message, hint)])
 
 
+class EmptyDocument(SpecError):
+    """The file holds no YAML document (nothing, or only comments)."""
+
+
+def _empty(file: str) -> EmptyDocument:
+    return EmptyDocument([Diagnostic(Location(file, 1, 1), (), "the file is empty",
+                                     "a spec needs at least `input:` and `layers:`")])
+
+
 def load_text(text: str, file: str = "<string>", base_dir: Path | None = None) -> Document:
     """Parse YAML text into a :class:`Document`. Raises :class:`SpecError` on any problem."""
     with paused_gc():  # the composed node tree is large and acyclic: one pause for compose and convert
@@ -85,7 +95,7 @@ def _load_text(text: str, file: str, base_dir: Path | None) -> Document:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise _fail(file, 1, 1, f"file is larger than the limit of {MAX_FILE_BYTES} bytes")
     if not text.strip():
-        raise _fail(file, 1, 1, "the file is empty", "a spec needs at least `input:` and `layers:`")
+        raise _empty(file)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -98,13 +108,16 @@ def _load_text(text: str, file: str, base_dir: Path | None) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        tab = tab_indentation(text, line, str(exc.problem))
+        if tab is not None:
+            raise _fail(file, tab[0], tab[1], "YAML does not allow tabs for indentation", tab[2]) from None
         raise _fail(file, line, col, f"not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise _fail(file, 1, 1, f"not valid YAML: {exc}") from None
     except RecursionError:
         raise _fail(file, 1, 1, f"nesting is deeper than the limit of {MAX_DEPTH}") from None
     if node is None:
-        raise _fail(file, 1, 1, "the file is empty", "a spec needs at least `input:` and `layers:`")
+        raise _empty(file)
     doc = Document(file=file, data=None, base_dir=base_dir)
     budget = [MAX_NODES]
     doc.data = _convert(node, (), doc, 0, budget)

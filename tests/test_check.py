@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from convcalc.budget import check, parse_value
+from convcalc.budget import parse_value
+from convcalc.gate import check
 from convcalc.ci_render import gh_command, gh_data, gh_property
 from convcalc.cli import app
 from convcalc.units import UnitError, parse_bytes, parse_count, parse_pair, parse_percent
@@ -185,6 +186,7 @@ def test_many_files_one_broken_hides_nothing() -> None:
     broken = next(s for s in data["specs"] if s["file"].endswith("broken.yaml"))
     assert broken["errors"][0]["line"] == 5 and "unknown layer kind 'rleu'" in broken["errors"][0]["message"]
     assert data["summary"] == {"specs": 4, "models": 3, "checks": 13, "passed": 9, "failed": 4, "errors": 1,
+                               "skipped": 0,
                                "unbudgeted": 1}
     # the table still shows every result, and explains the broken file on stderr
     table = run("check", fx("within.yaml"), fx("broken.yaml"), fx("exceeds.yaml"))
@@ -230,24 +232,50 @@ def test_alternative_budget_overrides_top_level_key_by_key() -> None:
     assert three["max_params"]["location"]["line"] == 7
 
 
-def test_budgets_file_over_spec_and_cli_over_budgets_file() -> None:
-    # spec: 1600; budgets file: 1500 -> fails, limit from the budgets file
-    code, data = as_json(fx("alternatives.yaml"), "--budgets", fx("budgets.yaml"))
+def test_the_strictest_limit_of_every_source_applies() -> None:
+    # spec: 1600; budgets file: 1500 -> fails, limit from the budgets file, the spec's 1600 set aside
+    code, data = as_json(fx("alternatives.yaml"), "--budgets", fx("limits.yaml"))
     assert code == 1
     b = budgets_of(data, "alternatives.yaml", "one 5x5")["max_params"]
     assert (b["limit"], b["actual"], b["source"], b["passed"]) == (1500, 1600, "budgets", False)
-    assert b["location"]["file"].endswith("budgets.yaml") and b["location"]["line"] == 8
+    assert b["location"]["file"].endswith("limits.yaml") and b["location"]["line"] == 8
+    assert b["origin"] == "tests/fixtures/check/limits.yaml:8"
+    assert [(a["limit"], a["source"], a["origin"]) for a in b["set_aside"]] == [(1600, "spec", "the spec (line 12)")]
     assert budgets_of(data, "alternatives.yaml", "one 5x5")["max_flops"]["limit"] == 10**9  # the "*.yaml" rule
-    # command line: 2000 wins over both
-    code, data = as_json(fx("alternatives.yaml"), "--budgets", fx("budgets.yaml"), "--max-params", "2K")
-    assert code == 0
-    b = budgets_of(data, "alternatives.yaml", "one 5x5")["max_params"]
-    assert (b["limit"], b["source"]) == (2000, "cli")
-    # the command line also overrides the spec directly
+    # a looser command-line limit cannot loosen the budgets file's: it is set aside, with a warning
+    result = run("check", fx("alternatives.yaml"), "--budgets", fx("limits.yaml"), "--max-params", "2K",
+                 "--format", "json")
+    assert result.exit_code == 1
+    b = budgets_of(json.loads(result.stdout), "alternatives.yaml", "one 5x5")["max_params"]
+    assert (b["limit"], b["source"]) == (1500, "budgets")
+    assert [(a["limit"], a["origin"]) for a in b["set_aside"]] == [(1600, "the spec (line 12)"), (2000, "--max-params")]
+    assert ("warning: tests/fixtures/check/limits.yaml:8:29: max_params: --max-params 2,000 is looser than the 1,500 "
+            "set here, so it does not apply\n  hint: every limit from every source must hold: the strictest one "
+            "applies\n") in result.stderr
+    # a stricter command-line limit applies over the spec's
     code, data = as_json(fx("within.yaml"), "--max-params", "2000")
     assert code == 1
-    assert budgets_of(data, "within.yaml", "within")["max_params"]["limit"] == 2000
+    b = budgets_of(data, "within.yaml", "within")["max_params"]
+    assert (b["limit"], b["source"], b["origin"]) == (2000, "cli", "--max-params")
+    assert [(a["limit"], a["source"]) for a in b["set_aside"]] == [(10_000, "spec")]
     assert budgets_of(data, "within.yaml", "within")["max_macs"]["source"] == "spec"
+
+
+def test_a_catch_all_pattern_cannot_loosen_a_spec_budget(tmp_path: Path) -> None:
+    """The issue's case: `"*.yaml": {max_params: 30M}` beside a spec whose own budget is 2M, and the spec
+    15% over its own budget: a single file (as pre-commit passes it) and the directory both fail."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "net.yaml").write_text(
+        "input: {channels: 3, size: 8}\ndefaults: {bias: false}\nbudget: {max_params: 2M}\n"
+        "layers:\n  - conv: {out: 12000, kernel: 8}\n")  # 3·8·8·12000 = 2,304,000 params
+    (tmp_path / "specs" / "budgets.yaml").write_text("budgets:\n  '*.yaml': {max_params: 30M}\n")
+    for target in ("specs/net.yaml", "specs"):
+        result = run("check", target, "--format", "json", cwd=tmp_path)
+        assert result.exit_code == 1, result.output
+        b = budgets_of(json.loads(result.stdout), "net.yaml", "net")["max_params"]
+        assert (b["limit"], b["actual"], b["source"], b["origin"]) == (2_000_000, 2_304_000, "spec", "the spec (line 3)")
+        assert [(a["limit"], a["origin"]) for a in b["set_aside"]] == [(30_000_000, "specs/budgets.yaml:2")]
 
 
 def test_budgets_file_patterns(tmp_path: Path) -> None:
@@ -359,8 +387,8 @@ def test_github_workflow_commands() -> None:
 
 
 def test_github_points_at_budgets_file_or_spec_budget_line() -> None:
-    lines = run("check", fx("alternatives.yaml"), "--budgets", fx("budgets.yaml"), "-f", "github").stdout.splitlines()
-    assert lines[0].startswith("::error file=tests/fixtures/check/budgets.yaml,line=8,")
+    lines = run("check", fx("alternatives.yaml"), "--budgets", fx("limits.yaml"), "-f", "github").stdout.splitlines()
+    assert lines[0].startswith("::error file=tests/fixtures/check/limits.yaml,line=8,")
     # a command-line limit points at the model's budget: line in the spec
     lines = run("check", fx("alternatives.yaml"), "--max-params", "1000", "-f", "github").stdout.splitlines()
     assert lines[0].startswith("::error file=tests/fixtures/check/alternatives.yaml,line=12,")  # one 5x5's budget
@@ -464,7 +492,7 @@ def test_github_paths_relative_to_the_workspace(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_spec_that_exhausts_the_stack_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
-    import convcalc.budget as budget
+    import convcalc.gate as budget
 
     real = budget.analyze_models
 

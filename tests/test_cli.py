@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from convcalc import __version__
 from convcalc.cli import app
+from convcalc.render import SCHEMA_VERSION
 from tests.conftest import ROOT
 
 SEED = str(ROOT / "specs" / "seed")
@@ -27,7 +28,7 @@ def test_issue_done_when_example() -> None:
     code, out, err = run("compare", f"{SEED}/stack-5x5.yaml", "--format", "json")
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == SCHEMA_VERSION == 2
     assert [a["params"] for a in doc["alternatives"]] == [2500, 1800]
     assert [a["rf"] for a in doc["alternatives"]] == [[5, 5], [5, 5]]
 
@@ -35,7 +36,7 @@ def test_issue_done_when_example() -> None:
 def test_json_minimal_keys() -> None:
     code, out, _ = run("show", f"{SEED}/grouped.yaml", "--format", "json")
     doc = json.loads(out)
-    alt = doc["alternatives"][1]
+    alt = doc["models"][1]
     for key in ("name", "params", "macs", "flops", "output_shape", "rf", "layers"):
         assert key in alt
     layer = alt["layers"][0]
@@ -44,8 +45,9 @@ def test_json_minimal_keys() -> None:
     assert layer["params"] == 600 and layer["output_shape"] == [6, 1, 1]
     code, out, _ = run("rf", f"{ROOT}/specs/rf/vgg_16.yaml", "--format", "json")
     doc = json.loads(out)
-    assert doc["schema_version"] == 1 and doc["name"]
-    assert isinstance(doc["layers"], list) and isinstance(doc["blocks"], list)
+    [model] = doc["models"]
+    assert doc["schema_version"] == SCHEMA_VERSION and model["name"]
+    assert isinstance(model["layers"], list) and isinstance(model["blocks"], list)
 
 
 def test_csv_is_exact_and_parseable() -> None:

@@ -79,7 +79,7 @@ def test_json_exact() -> None:
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert (data["schema_version"], data["command"], data["fail_above_percent"], data["exit_code"]) == \
-        (1, "diff", 500, 1)
+        (2, "diff", 500, 1)
     [m] = data["models"]
     assert m["totals"]["params"] == {"base": 3162, "head": 22778, "delta": 19616, "percent": 620.3669}
     assert m["totals"]["macs"] == {"base": 1_097_888, "head": 6_078_784, "delta": 4_980_896, "percent": 453.6798}

@@ -92,3 +92,15 @@ def test_changelog_has_unreleased_section() -> None:
 def test_schema_is_valid_json_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(spec_schema())
     assert json.loads(json.dumps(spec_schema())) == spec_schema()
+
+
+def test_the_readme_test_command_installs_no_framework() -> None:
+    """The default test install is light (issue 10): torch is only in the crosscheck extra, pinned to the
+    version the README names, and the torch extra brings NumPy."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert not [r for r in extras["test"] if re.match(r"(torch|torchvision|nvidia|triton)\b", r)]
+    pins = [r for r in extras["crosscheck"] if r.startswith("torch")]
+    assert pins == ["torch==2.13.0"]
+    assert "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in README
+    assert any(r.startswith("numpy") for r in extras["torch"])

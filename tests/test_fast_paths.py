@@ -42,6 +42,12 @@ def _cli(argv: list[str], direct: bool) -> tuple[int, str, str]:
     ["check", "specs/seed/stack-5x5.yaml", "--max-params", "1K", "-f", "json"],  # exit 1
     ["check", "specs/seed/stack-5x5.yaml", "--max-params", "lots"],              # usage error from the body
     ["show", "resnet5O"],                                                        # not found: exit 2
+    ["show", "resnet50", "--depth", "2", "-f", "json"],
+    ["show", "specs/seed/dilated.yaml", "--alternative=5x5", "--depth=1", "--exact"],
+    ["rf", "specs/seed/dilated.yaml", "--map", "conv3", "--alternative", "3x3 dilation 1,2,5 (hybrid)"],
+    ["rf", "specs/seed/dilated.yaml", "--map", "conv3"],                           # a note on stderr
+    ["show", "resnet50", "--depth", "0"],                                        # usage error from the body
+    ["rf", "resnet50", "--alternative", "resnet5"],                              # no such alternative: exit 2
     ["show", "resnet50", "-f", "xml"],                                           # falls back to Typer
     ["show", "resnet50", "extra"],
     ["show"],
@@ -55,7 +61,8 @@ def test_direct_call_skips_typer_validation() -> None:
     code = ("import sys\nfrom convcalc.cli import run\ntry:\n    run(sys.argv[1:])\nfinally:\n"
             "    sys.stderr.write(str('pydantic' in sys.modules))")
     for argv in (["show", "resnet50", "-f", "json"], ["rf", "resnet50"], ["compare", "resnet50", "resnet18"],
-                 ["check", "resnet50", "--max-params", "30M", "-f", "json"]):
+                 ["check", "resnet50", "--max-params", "30M", "-f", "json"], ["show", "resnet50", "--depth", "1"],
+                 ["rf", "specs/seed/dilated.yaml", "--map", "conv1", "--alternative", "5x5"]):
         p = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=ROOT,
                            timeout=120)
         assert p.stderr.endswith("False"), (argv, p.stderr[-500:])

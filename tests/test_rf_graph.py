@@ -130,7 +130,7 @@ def test_misaligned_note_in_every_format(tmp_path) -> None:  # type: ignore[no-u
         result = CliRunner().invoke(app, ["rf", str(spec), "--format", fmt])
         assert result.exit_code == 0
         assert note in result.stdout, fmt
-    doc = json.loads(CliRunner().invoke(app, ["rf", str(spec), "--format", "json"]).stdout)
+    [doc] = json.loads(CliRunner().invoke(app, ["rf", str(spec), "--format", "json"]).stdout)["models"]
     assert doc["layers"][-1]["notes"][0] == note
     assert doc["rf"] == [4, 4] and doc["padding"] == [2, 2]
 
@@ -244,7 +244,7 @@ def test_map_cli_json_and_unknown_layer() -> None:
     assert fp["holes"] == [6, 6] and fp["counts"]["h"] == [1, 0, 3, 0, 6, 0, 7, 0, 6, 0, 3, 0, 1]
     assert fp["erf50"] == [5, 5] and fp["erf95"] == [13, 13]
     result = CliRunner().invoke(app, ["rf", str(ROOT / "specs/seed/dilated.yaml"), "--map", "conv9"])
-    assert result.exit_code == 2 and "--map: no layer named 'conv9'" in result.stderr
+    assert result.exit_code == 2 and "--map: no layer or named block 'conv9'" in result.stderr
     assert "did you mean 'conv3'?" in result.stderr
 
 

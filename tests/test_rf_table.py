@@ -19,7 +19,7 @@ def endpoints(network: str) -> dict[str, dict[str, list[int]]]:
     if network not in _cache:
         result = CliRunner().invoke(app, ["rf", str(ROOT / "specs" / "rf" / f"{network}.yaml"), "--format", "json"])
         assert result.exit_code == 0, result.stderr
-        doc = json.loads(result.stdout)
+        [doc] = json.loads(result.stdout)["models"]
         _cache[network] = {x["name"]: x for x in doc["layers"] + doc["blocks"]}
     return _cache[network]
 
