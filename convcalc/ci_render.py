@@ -1,6 +1,7 @@
-"""Output of ``convcalc check`` and ``convcalc diff`` for people and CI systems, as plain strings (never Rich):
-JSON, CSV, Markdown (PR comment / job summary), GitHub workflow commands and JUnit XML; plus neutral
-:class:`~convcalc.views.Table` objects for the terminal.
+"""Output of ``convcalc check`` for people and CI systems, as plain strings (never Rich): JSON, CSV, Markdown
+(PR comment / job summary), GitHub workflow commands and JUnit XML, plus a neutral
+:class:`~convcalc.views.Table`; and the helpers these formats share with ``convcalc diff``
+(:mod:`convcalc.ci_diff`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,339 @@
+"""The command line: parse, call the library, render, exit. The only package that imports Typer (this module,
+:mod:`convcalc.cli.ci` for check and diff, :mod:`convcalc.cli.fastpath` for start-up).
+
+Exit codes: 0 ok, 1 a budget is exceeded, 2 could not run (bad spec, bad usage).
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from convcalc import __version__
+from convcalc.errors import ConvcalcError
+
+if TYPE_CHECKING:
+    from convcalc.analysis import Report
+    from convcalc.views import Table
+
+
+def _flags_as_flags(params: Any) -> Any:
+    """A flag takes no value: no type in the help (Typer's Rich help prints ``--exact <bool>`` otherwise)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and getattr(p, "metavar", "") is None:
+            p.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> Any:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> Any:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+CommandT = TypeVar("CommandT", bound=Callable[..., Any])
+
+
+class _App(typer.Typer):
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[CommandT], CommandT]:
+        """Every command with :class:`_Command` (flags shown as flags in ``--help``)."""
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
+    cls=_Group,
+    name="convcalc",
+    help="Exact params, MACs and receptive fields of convolutional networks, from a YAML spec.\n\n"
+         "Exit codes: 0 ok, 1 budget exceeded, 2 could not run (bad spec or usage).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="Output format: table, json, csv or markdown.")
+ExactOpt = typer.Option(False, "--exact", help="Print exact integers instead of SI units (11.7M).")
+AlternativeOpt = typer.Option(None, "--alternative", metavar="NAME",
+                              help="Only the alternative (model) called NAME, of a spec with alternatives.")
+
+T = TypeVar("T")
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run library work; a user's mistake becomes a located message on stderr and exit code 2."""
+    try:
+        return fn()
+    except ConvcalcError as exc:
+        sys.stderr.write(exc.render() + "\n")
+        raise typer.Exit(2) from None
+    except (RecursionError, MemoryError) as exc:  # a safety net: the limits should stop hostile specs first
+        sys.stderr.write(f"convcalc: the spec is too large or too deeply nested to analyse ({type(exc).__name__})\n")
+        raise typer.Exit(2) from None
+
+
+def _emit_table(table: Table) -> None:
+    """Print a table: piped, as wide as it needs; on a terminal, fitted to its width (convcalc.fit), so no
+    number is ever cut; in what the stream's encoding can carry (convcalc.textout)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    from convcalc import fit, textout
+    from convcalc.richview import rich_stacked, rich_table
+
+    console = Console()
+    encoding = console.encoding
+    if not textout.is_unicode(encoding):  # before measuring: the stand-ins can be wider (… -> ...)
+        table = fit.map_text(table, lambda s: textout.for_encoding(s, encoding))
+    if not console.is_terminal:  # never cut names; use the width the table needs
+        renderable = rich_table(table, fit=True)
+        width = Measurement.get(console, console.options.update_width(100_000), renderable).maximum
+        Console(width=max(80, width)).print(renderable)
+        return
+    from rich.cells import cell_len
+
+    f = fit.fit_table(table, console.width, cell_len, textout.for_encoding("…", encoding))
+    console.print(rich_stacked(f.table, fit.stacked_lines(f.table)) if f.stacked
+                  else rich_table(f.table, widths=f.widths))
+
+
+def _out(text: str, kind: str = "text") -> None:
+    """Write data to stdout in what its encoding can carry (JSON: \\u escapes; XML: character references;
+    other text: ASCII stand-ins)."""
+    from convcalc import textout
+
+    sys.stdout.write(textout.for_encoding(text, getattr(sys.stdout, "encoding", None), kind))
+
+
+def _reports(source: str) -> list[Report]:
+    from convcalc.analysis import analyze_document
+    from convcalc.sources import open_source
+
+    return _guard(lambda: analyze_document(open_source(source)))
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"convcalc {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Exact params, MACs and receptive fields of convolutional networks."""
+
+
+@app.command()
+def show(
+    spec: str = typer.Argument(..., help="A spec file or a zoo model name."),
+    fmt: Format = FormatOpt,
+    exact: bool = ExactOpt,
+    depth: str | None = typer.Option(
+        None, "--depth", metavar="N",
+        help="Per block at nesting depth N instead of per layer: params, MACs, activations, share of MACs "
+             "(1: top-level blocks and layers, e.g. layer1..layer4 and fc of a ResNet; 2: the blocks in them)."),
+    alternative: str | None = AlternativeOpt,
+) -> None:
+    """Per-layer (or, with --depth, per-block) cost table with totals, for every model in SPEC."""
+    from convcalc import render, views
+
+    n = _depth(depth)
+    reports = _alternatives(_reports(spec), alternative)
+    if n is None:
+        _emit_models(reports, fmt, exact, render.show_csv, views.show_table)
+    else:
+        _emit_models(reports, fmt, exact, lambda r: render.depth_csv(r, n),
+                     lambda r, e: views.depth_table(r, n, e), n)
+
+
+def _depth(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise typer.BadParameter(f"expected a whole number >= 1 (1 = top-level blocks), found {text!r}",
+                                 param_hint="--depth")
+    return int(text)
+
+
+def _alternatives(reports: list[Report], name: str | None) -> list[Report]:
+    from convcalc.analysis import pick
+
+    return _guard(lambda: pick(reports, name))
+
+
+def _emit_models(reports: list[Report], fmt: Format, exact: bool, to_csv: Callable[[Report], str],
+                 to_table: Callable[[Report, bool], Table], depth: int | None = None) -> None:
+    """Per-model output of show and rf: one JSON document, one CSV, or a table per model."""
+    from convcalc import render
+
+    if fmt is Format.json:
+        _out(render.models_json(reports, depth), "json")
+    elif fmt is Format.csv:
+        _out(render.join_csv([to_csv(r) for r in reports]))
+    elif fmt is Format.markdown:
+        _out("\n".join(render.markdown(to_table(r, exact)) for r in reports))
+    else:
+        for r in reports:
+            _emit_table(to_table(r, exact))
+
+
+@app.command()
+def compare(
+    specs: list[str] = typer.Argument(..., help="A spec with alternatives, or several specs / zoo names."),
+    fmt: Format = FormatOpt,
+    exact: bool = ExactOpt,
+) -> None:
+    """Alternatives side by side: params, MACs, FLOPs, output, RF, depth, and ratios to the first."""
+    from convcalc import render, views
+    from convcalc.analysis import compare as compare_reports
+
+    # every spec is loaded and every error of every bad one goes to stderr; the good ones are still
+    # compared (one complete document on stdout), the bad ones listed, and the exit code is 2
+    reports: list[Report] = []
+    bad: list[str] = []
+    for s in specs:
+        try:
+            reports.extend(_reports(s))
+        except typer.Exit:
+            bad.append(s)
+    if bad and len(specs) > 1:
+        sys.stderr.write(f"compare: {len(bad)} of {len(specs)} specs could not be read and are left out: "
+                         f"{', '.join(bad)}\n")
+    if not reports:
+        raise typer.Exit(2)
+    good = [s for s in specs if s not in bad]
+    c = compare_reports(reports)
+    title = "compare: " + ", ".join(dict.fromkeys(_spec_name(s) for s in good))
+    if fmt is Format.json:
+        _out(render.comparison_json(c), "json")
+    elif fmt is Format.csv:
+        _out(render.compare_csv(c))
+    elif fmt is Format.markdown:
+        _out(render.markdown(views.compare_table(c, exact, title)))
+    else:
+        _emit_table(views.compare_table(c, exact, title))
+    if bad:
+        raise typer.Exit(2)
+
+
+def _spec_name(source: str) -> str:
+    return source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
+
+
+@app.command()
+def rf(
+    spec: str = typer.Argument(..., help="A spec file or a zoo model name."),
+    fmt: Format = FormatOpt,
+    exact: bool = ExactOpt,
+    map_layer: str | None = typer.Option(
+        None, "--map", metavar="LAYER",
+        help="Show which input pixels one unit of LAYER (a layer or named block of the rf table) depends on, "
+             "through how many paths, and its effective receptive field (50% and 95% of the paths)."),
+    alternative: str | None = AlternativeOpt,
+) -> None:
+    """Receptive field of every layer and named block: size, effective stride, padding, centre (h×w)."""
+    from convcalc import render, views
+
+    if map_layer is not None:
+        _footprints(spec, map_layer, fmt, alternative)
+        return
+    _emit_models(_alternatives(_reports(spec), alternative), fmt, exact, render.rf_csv, views.rf_table)
+
+
+def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None) -> None:
+    from convcalc import render, views
+    from convcalc.analysis import graphs_of, pick
+    from convcalc.footprint import footprints, lacking
+    from convcalc.sources import open_source
+
+    graphs = _guard(lambda: pick(graphs_of(open_source(spec)), alternative))
+    items = _guard(lambda: footprints(graphs, layer))
+    if fmt is Format.json:
+        _out(render.footprint_json(items), "json")
+    elif fmt is Format.csv:
+        _out(render.footprint_csv(items))
+    else:
+        text = "\n".join(line for model, fp in items for line in views.footprint_lines(model, fp)) + "\n"
+        _out(f"```\n{text}```\n" if fmt is Format.markdown else text)
+    missing = lacking(graphs, layer)
+    if missing:
+        sys.stdout.flush()
+        sys.stderr.write(f"rf --map: {len(missing)} of {len(graphs)} alternatives have no layer or named block "
+                         f"{layer!r}, left out: {', '.join(repr(m) for m in missing)}\n")
+
+
+@app.command()
+def schema(
+    budgets: bool = typer.Option(False, "--budgets", help="The schema of budgets files instead of spec files."),
+) -> None:
+    """Print the JSON Schema of spec files, or of budgets files (for editor validation)."""
+    import json
+
+    from convcalc.budget import budgets_file_schema
+    from convcalc.schema import spec_schema
+
+    sys.stdout.write(json.dumps(budgets_file_schema() if budgets else spec_schema(), indent=2) + "\n")
+
+
+@app.command()
+def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
+    """List the bundled zoo models: input, params, MACs (and FLOPs in json and csv), description."""
+    from convcalc import render, views
+    from convcalc.analysis import analyze_document
+    from convcalc.sources import zoo_document, zoo_names
+
+    reports = _guard(lambda: [r for n in zoo_names() for r in analyze_document(zoo_document(n))])
+    if not reports:
+        sys.stderr.write("no zoo models are bundled\n")
+        return
+    if fmt is Format.json:
+        _out(render.zoo_json(reports), "json")
+    elif fmt is Format.csv:
+        _out(render.zoo_csv(reports))
+    elif fmt is Format.markdown:
+        _out(render.markdown(views.zoo_table(reports, exact)))
+    else:
+        _emit_table(views.zoo_table(reports, exact))
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    import gc
+
+    from convcalc import textout
+
+    textout.install(sys.stdout, sys.stderr)  # a stream that cannot encode × gets x, not a UnicodeEncodeError
+    gc.disable()  # one short-lived command: cycle collection would only traverse the imports and the reports again
+    try:
+        args = sys.argv[1:] if argv is None else list(argv)
+        from convcalc.cli.fastpath import call_direct, direct
+
+        calls = direct(args)
+        if calls is not None:
+            call_direct(calls, args)
+            return
+        app(args=argv, prog_name="convcalc")
+    finally:
+        gc.enable()
+
+
+# the CI commands (check, diff) live in their own module and register on ``app`` when it is imported
+from convcalc.cli import ci as _ci  # noqa: E402,F401
