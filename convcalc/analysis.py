@@ -288,11 +288,11 @@ def pick(items: Sequence[NamedT], name: str | None, option: str = "--alternative
         return list(items)
     out = [x for x in items if x.name == name]
     if not out:
-        import difflib
+        from convcalc.hints import did_you_mean
 
         names = list(dict.fromkeys(x.name for x in items))
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        hint = (f"did you mean {close[0]!r}? " if close else "") + "The alternatives: " + \
+        close = did_you_mean(name, names)
+        hint = (close + " " if close.startswith("did you mean") else "") + "The alternatives: " + \
             ", ".join(repr(n) for n in names)
         raise UsageError([Diagnostic(Location(option, 0, 0), (), f"no alternative named {name!r}", hint)])
     return out

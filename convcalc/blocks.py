@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from convcalc.costs import ZERO, Cost
+from convcalc.costs import Cost
 
 if TYPE_CHECKING:
     from convcalc.analysis import Report
@@ -53,11 +53,3 @@ def at_depth(r: Report, depth: int) -> list[DepthRow]:
             types[key] = kinds.get(key) or (row.type if key == row.name else "block")
             layers[key], costs[key], acts[key] = 1, cost, act
     return [DepthRow(k, t, layers[k], costs[k], acts[k]) for k, t in types.items()]
-
-
-def total(rows: list[DepthRow]) -> tuple[Cost, int]:
-    """The sum of the rows' costs and activations (the model's totals)."""
-    cost, act = ZERO, 0
-    for row in rows:
-        cost, act = cost + row.cost, act + row.activations
-    return cost, act

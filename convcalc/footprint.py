@@ -165,11 +165,12 @@ def footprints(graphs: list[Graph], layer: str) -> list[tuple[str, Footprint]]:
     """
     out = [(g.name, footprint(g, layer)) for g in graphs if resolve(g, layer) is not None]
     if not out:
-        from convcalc.spec import did_you_mean
+        from convcalc.names import name_hint
 
-        names = {n.name for g in graphs for n in g.nodes[1:]} | {b.name for g in graphs for b in g.blocks}
+        names = dict.fromkeys([*(n.name for g in graphs for n in g.nodes[1:]),
+                               *(b.name for g in graphs for b in g.blocks)])
         raise UsageError([Diagnostic(Location("--map", 0, 0), (), f"no layer or named block {layer!r}",
-                                     did_you_mean(layer, names) or "run `convcalc rf SPEC` for the layer names")])
+                                     name_hint(layer, names) or "run `convcalc rf SPEC` for the layer names")])
     return out
 
 

@@ -31,11 +31,16 @@ def shape(s: tuple[int, int, int]) -> str:
     return f"{s[0]}×{s[1]}×{s[2]}"
 
 
+def mac_share(macs: int, total: int) -> str:
+    """A layer's or block's share of the model's MACs, ``2.9%`` (``-`` when the model has none)."""
+    return f"{100 * macs / total:.1f}%" if total else "-"
+
+
 def show_table(r: Report, exact: bool = False) -> Table:
     """Per-layer costs: name, type, output shape, params, MACs, share of total MACs, activations."""
     rows = []
     for row in r.layers:
-        share = f"{100 * row.cost.macs / r.macs:.1f}%" if r.macs else "-"
+        share = mac_share(row.cost.macs, r.macs)
         name = row.name + (" (training only)" if row.training_only else "")
         rows.append((name, row.type, shape(row.output_shape), human(row.cost.params, exact),
                      human(row.cost.macs, exact), share, human(row.activations, exact)))
@@ -108,11 +113,14 @@ MAP_ROWS, MAP_COLS = 64, 128
 
 
 def footprint_text(model: str, fp: Footprint) -> list[str]:
-    """A footprint as text: per-axis summary and counts, and the 2-D map (· marks a hole) where it fits."""
+    """A footprint as text: which node stands for a named block, per-axis summary and counts, and the 2-D
+    map (· marks a hole) where it fits."""
     from fractions import Fraction
 
     h, w = fp.axes
     lines = [f"{model}: footprint of one interior unit of {fp.layer!r} (paths from each input pixel, one channel)"]
+    if fp.block:
+        lines.append(f"  block {fp.block!r} → its output node {fp.layer!r}")
     for axis, a in (("h", h), ("w", w)):
         lines.append(f"  {axis}: RF {len(a.counts)} from {a.start}, {a.paths:,} paths, {a.holes} holes, "
                      f"ERF50 {a.erf(Fraction(1, 2))}, ERF95 {a.erf(Fraction(95, 100))}")
@@ -130,21 +138,13 @@ def footprint_text(model: str, fp: Footprint) -> list[str]:
     return lines
 
 
-def footprint_lines(model: str, fp: Footprint) -> list[str]:
-    """:func:`footprint_text`, saying which node stands for a named block (its output node)."""
-    lines = footprint_text(model, fp)
-    if fp.block:
-        lines.insert(1, f"  block {fp.block!r} → its output node {fp.layer!r}")
-    return lines
-
-
 def depth_table(r: Report, depth: int, exact: bool = False) -> Table:
     """``show --depth N``: per block at nesting depth N, its layers' params, MACs, activations, share of MACs."""
     from convcalc.blocks import at_depth
 
     rows = []
     for b in at_depth(r, depth):
-        share = f"{100 * b.cost.macs / r.macs:.1f}%" if r.macs else "-"
+        share = mac_share(b.cost.macs, r.macs)
         rows.append((b.name, b.type, str(b.layers), human(b.cost.params, exact), human(b.cost.macs, exact),
                      human(b.activations, exact), share))
     footer = ("total", "", str(len(r.layers)), human(r.params, exact), human(r.macs, exact),

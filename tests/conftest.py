@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,22 @@ def chain(inp: str, *layers: str, defaults: str = "{bias: false}") -> Report:
     c, h, w = (int(x) for x in inp.split(","))
     body = "\n".join(f"  - {layer}" for layer in layers)
     return one(f"input: {{channels: {c}, height: {h}, width: {w}}}\ndefaults: {defaults}\nlayers:\n{body}\n")
+
+
+def invoke(args: list[str], cwd: Path = ROOT, stdin: str | None = None) -> Any:
+    """Run the CLI (Typer's runner) in ``cwd``, as a user typing ``convcalc ARGS`` there."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from convcalc.cli import app
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(app, args, input=stdin)
+    finally:
+        os.chdir(old)
 
 
 @pytest.fixture

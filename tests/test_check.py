@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from convcalc.budget import parse_value
-from convcalc.gate import check
 from convcalc.ci_render import gh_command, gh_data, gh_property
-from convcalc.cli import app
+from convcalc.gate import check
 from convcalc.units import UnitError, parse_bytes, parse_count, parse_pair, parse_percent
+from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "check"
@@ -28,14 +27,7 @@ GITHUB_LINE = re.compile(r"^::(error|warning|notice)( [a-z]+=[^,:]*(,[a-z]+=[^,:
 
 
 def run(*args: str, cwd: Path = ROOT) -> Any:
-    import os
-
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, list(args))
-    finally:
-        os.chdir(old)
+    return invoke(list(args), cwd)
 
 
 def fx(name: str) -> str:

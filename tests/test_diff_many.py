@@ -4,16 +4,14 @@ spec against a git ref, and growth messages that never read as equal to the limi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from convcalc.cli import app
+from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = "tests/fixtures/diff/head.yaml"
@@ -26,12 +24,7 @@ def net(out: int, name: str = "net") -> str:
 
 
 def run(*args: str, cwd: Path = ROOT) -> Any:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, ["diff", *args])
-    finally:
-        os.chdir(old)
+    return invoke(["diff", *args], cwd)
 
 
 def as_json(*args: str, cwd: Path = ROOT) -> tuple[int, dict[str, Any]]:

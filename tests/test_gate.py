@@ -18,18 +18,14 @@ import yaml
 from typer.testing import CliRunner
 
 from convcalc.cli import app
+from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 NET = "input: {channels: 1, size: 4}\ndefaults: {bias: false}\nlayers:\n  - conv: {out: 10, kernel: 1}\n"  # 10 params
 
 
 def run(cwd: Path, *args: str) -> Any:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, list(args))
-    finally:
-        os.chdir(old)
+    return invoke(list(args), cwd)
 
 
 def limits(result: Any) -> dict[str, list[tuple[int, str]]]:

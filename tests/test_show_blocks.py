@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc import Report, analyze_document
-from convcalc.blocks import at_depth, total
+from convcalc.blocks import DepthRow, at_depth
 from convcalc.cli import app
-from convcalc.costs import ZERO
+from convcalc.costs import ZERO, Cost
 from convcalc.render import BUCKETS
 from convcalc.sources import open_source, zoo_names
 from tests.conftest import ROOT
@@ -41,6 +41,13 @@ def test_resnet50_depth_1_is_the_stages_and_the_top_level_layers() -> None:
     assert sum(x.cost.params for x in rows) == r.params == 25_557_032
     assert sum(x.activations for x in rows) == r.activations
     assert [x.name for x in at_depth(r, 2)][4:8] == ["layer1/0", "layer1/1", "layer1/2", "layer2/0"]
+
+
+def total(rows: list[DepthRow]) -> tuple[Cost, int]:
+    cost, act = ZERO, 0
+    for row in rows:
+        cost, act = cost + row.cost, act + row.activations
+    return cost, act
 
 
 @pytest.mark.parametrize("name", zoo_names())

@@ -271,7 +271,7 @@ def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None) -> 
     elif fmt is Format.csv:
         _out(render.footprint_csv(items))
     else:
-        text = "\n".join(line for model, fp in items for line in views.footprint_lines(model, fp)) + "\n"
+        text = "\n".join(line for model, fp in items for line in views.footprint_text(model, fp)) + "\n"
         _out(f"```\n{text}```\n" if fmt is Format.markdown else text)
     missing = lacking(graphs, layer)
     if missing:
