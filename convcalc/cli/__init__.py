@@ -94,19 +94,23 @@ def _emit_table(table: Table) -> None:
     from rich.console import Console
     from rich.measure import Measurement
 
-    from convcalc import fit, textout
+    from convcalc import textout
     from convcalc.richview import rich_stacked, rich_table
 
     console = Console()
     encoding = console.encoding
     if not textout.is_unicode(encoding):  # before measuring: the stand-ins can be wider (… -> ...)
-        table = fit.map_text(table, lambda s: textout.for_encoding(s, encoding))
+        from convcalc.fit import map_text
+
+        table = map_text(table, lambda s: textout.for_encoding(s, encoding))
     if not console.is_terminal:  # never cut names; use the width the table needs
         renderable = rich_table(table, fit=True)
         width = Measurement.get(console, console.options.update_width(100_000), renderable).maximum
         Console(width=max(80, width)).print(renderable)
         return
     from rich.cells import cell_len
+
+    from convcalc import fit
 
     f = fit.fit_table(table, console.width, cell_len, textout.for_encoding("…", encoding))
     console.print(rich_stacked(f.table, fit.stacked_lines(f.table)) if f.stacked
