@@ -256,8 +256,8 @@ def main():
 
 def convcalc_terms(name):
     """The pieces of convcalc's report that the peers' totals are made of."""
-    from convcalc.analysis import analyze_document
-    from convcalc.sources import zoo_document
+    from convcalc.lang.sources import zoo_document
+    from convcalc.metrics.analysis import analyze_document
 
     r = analyze_document(zoo_document(name))[0]
 

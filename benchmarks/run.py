@@ -158,9 +158,9 @@ def _peak_mb() -> float:
 
 def child_analyse(path: str, reps: int, render: bool) -> dict[str, Any]:
     """Load + analyse one spec ``reps`` times in this process; peak RSS after the first run; best times."""
-    from convcalc import render as rendering
-    from convcalc.analysis import analyze_document
-    from convcalc.yaml_source import load_file
+    from convcalc.lang.yaml_source import load_file
+    from convcalc.metrics.analysis import analyze_document
+    from convcalc.outputs import render as rendering
 
     runs = []
     peak = 0.0
@@ -205,7 +205,7 @@ def child_parser(path: str, loader: str, reps: int) -> dict[str, Any]:
     libyaml's C loader or the pure-Python one; and the line numbers of errors deep in the chain."""
     import yaml
 
-    import convcalc.yaml_source as ys
+    import convcalc.lang.yaml_source as ys
     from convcalc import SpecError, analyze_text
     from convcalc.gcpause import paused_gc
 

@@ -18,10 +18,10 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     **dict.fromkeys(("BlockRow", "Comparison", "Field", "LayerRow", "Report", "analyze", "analyze_document",
-                     "analyze_file", "analyze_text", "compare"), "convcalc.analysis"),
-    "Cost": "convcalc.costs",
+                     "analyze_file", "analyze_text", "compare"), "convcalc.metrics.analysis"),
+    "Cost": "convcalc.kinds.core",
     **dict.fromkeys(("ConvcalcError", "Diagnostic", "Location", "SpecError", "UsageError"), "convcalc.errors"),
-    **dict.fromkeys(("Spec", "load_spec", "load_spec_text"), "convcalc.spec"),
+    **dict.fromkeys(("Spec", "load_spec", "load_spec_text"), "convcalc.lang.spec"),
 }
 
 __all__ = [
@@ -47,7 +47,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from convcalc.analysis import (
+    from convcalc.errors import ConvcalcError, Diagnostic, Location, SpecError, UsageError
+    from convcalc.kinds.core import Cost
+    from convcalc.lang.spec import Spec, load_spec, load_spec_text
+    from convcalc.metrics.analysis import (
         BlockRow,
         Comparison,
         Field,
@@ -59,6 +62,3 @@ if TYPE_CHECKING:
         analyze_text,
         compare,
     )
-    from convcalc.costs import Cost
-    from convcalc.errors import ConvcalcError, Diagnostic, Location, SpecError, UsageError
-    from convcalc.spec import Spec, load_spec, load_spec_text

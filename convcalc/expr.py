@@ -1,26 +1,79 @@
-"""A tiny, safe integer expression language for template and repeat parameters.
+"""A tiny, safe expression language for template and repeat parameters: ``${…}``.
 
-``${width * 4}``, ``${2 if i == 0 else 1}``, ``${max(8, c // 4)}``. Only integers, names bound by the
-enclosing template/repeat, ``+ - * // %``, comparisons, ``and``/``or``/``not``, conditional expressions
-``min``/``max`` and ``make_divisible(v, d)`` (torchvision's rounding) are allowed; nothing is ever
-passed to ``eval``.
+``${width * 4}``, ``${2 if i == 0 else 1}``, ``${make_divisible(32 * width_mult, 8)}``,
+``${stages[i].out}``. A whole value ``$name`` or ``${expr}`` is replaced by the value; inside a longer
+string (a name such as ``stage${i + 1}``) each ``${expr}`` is replaced by its text. The text is parsed
+with Python's own parser and walked node by node; nothing is ever passed to ``eval`` and no Python
+attribute or function of a value is ever reached.
+
+Values
+    integers (exact, any size up to the limits), real numbers (Python floats: ``0.75``, ``1.1``, ``1e-3``),
+    booleans ``True``/``False``, strings in quotes, lists (``[a, b]`` or a list from the spec) and
+    mappings (from the spec only: there is no ``{…}`` literal). Names are the parameters bound by the
+    enclosing template, repeat or dense block (``i``, ``in_channels``, …). Whether a value fits where it
+    lands is the caller's check: ``${c / 2}`` is the real ``4.0``, and an integer field may refuse it.
+
+Arithmetic (Python's semantics, on numbers only: booleans, strings, lists are refused)
+    ``+ - * / // % **`` and unary ``-``/``+``. An integer with an integer stays an exact integer, except
+    ``/``, which always gives a real (``6 / 2`` is ``3.0``); an integer with a real gives a real.
+    ``//`` and ``%`` floor as in Python (``-7 // 2`` is ``-4``). ``2 ** 3`` is the integer ``8``,
+    ``2 ** -1`` is ``0.5``; a negative number to a fractional power (no real value) and ``0`` to a
+    negative power are errors, and so is any division by zero.
+
+Comparisons and logic
+    ``== !=`` on any values; ``< <= > >=`` on numbers; chains (``0 <= i < n``) as in Python;
+    ``x in [1, 2]`` / ``not in`` (a list's items, a mapping's keys, or text within a string);
+    ``and``/``or``/``not`` (``and``/``or`` stop at the first operand that decides and give ``True`` or
+    ``False``); ``a if cond else b`` over any values (only the chosen branch is evaluated).
+
+Lists and mappings
+    ``stages[i]`` (an integer index, negative from the end as in Python; no slices); ``cfg['width']``
+    or ``cfg.width`` read a mapping's key (the dot works on mappings only).
+
+Functions (arguments by position; ``make_divisible`` also takes ``min_value=`` and ``round`` ``ndigits=``)
+    ``round(x)`` (to the nearest integer, ties to even: ``round(2.5)`` is ``2``), ``round(x, n)``;
+    ``floor(x)``, ``ceil(x)`` (integers); ``int(x)`` (truncates toward zero; also of a boolean),
+    ``float(x)``; ``abs(x)``; ``min(…)``, ``max(…)`` of numbers (one number, several, or one list);
+    ``len(list or mapping)``; ``sum(list)``; ``make_divisible(v, divisor, min_value=divisor)``,
+    torchvision's ``_make_divisible`` exactly (computed with Python floats as torchvision does): the
+    multiple of ``divisor`` nearest ``v``, at least ``min_value``, plus ``divisor`` if that is more than
+    10% below ``v``; always an integer. (For integer ``v`` it equals exact integer rounding at any size a
+    network uses, checked for v up to 5000 and divisors up to 64; past 2^52 float rounding shows, as in
+    torchvision.)
+
+Limits (each an error that names it)
+    an expression has at most 500 characters and 50 levels of nesting; an integer along the way has at
+    most 200 digits (``**`` is refused before computing when its result would pass that); a real number
+    that overflows (``1e308 * 10``, ``1e400``) or is not a number is an error; a list built or walked by
+    an expression has at most 10,000 items; ``round``'s ``ndigits`` is within ±200; the value of a
+    whole expression (and every number of a list literal) stays below 10^30 in magnitude, as every
+    integer of a spec does.
 """
 
 from __future__ import annotations
 
 import ast
+import math
+import operator
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from convcalc.yaml_source import MAX_INT, MAX_INT_DIGITS
+from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
 
 _WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
-_MAX_LEN = 500
-_MAX_MAGNITUDE_DIGITS = 200
+#: Longest expression text, in characters.
+MAX_EXPR_LENGTH = 500
+#: Most digits of an integer along the way (a partial result, a literal, a ``**``).
+MAX_EXPR_DIGITS = 200
+_TOO_MANY_DIGITS = 10**MAX_EXPR_DIGITS
 #: Deepest nesting of an expression's syntax tree (``-(-(-…)))``, ``a + b + c + …``).
 MAX_EXPR_DEPTH = 50
+#: Most items of a list that an expression builds, or walks (``sum``, ``min``, ``max``, ``in``).
+MAX_LIST_ITEMS = 10_000
+#: ``round(x, n)``: the most digits ``n`` may ask for, either way.
+MAX_ROUND_DIGITS = 200
 
 
 class ExprError(ValueError):
@@ -45,7 +98,9 @@ def is_expression(value: object) -> bool:
 
 
 def substitute(value: object, env: Mapping[str, Any]) -> Any:
-    """Replace ``$name`` / ``${expr}`` strings by their values; other values are returned as is."""
+    """Replace ``$name`` / ``${expr}`` strings by their values; other values are returned as is.
+
+    The value may be any value of the language: an int, a float, a bool, a string, a list or a mapping."""
     if not isinstance(value, str):
         return value
     m = _WHOLE.match(value.strip())
@@ -65,8 +120,13 @@ _EMBEDDED = re.compile(r"\$\{([^}]*)\}")
 
 
 def interpolate_text(text: str, env: Mapping[str, Any]) -> str:
-    """Replace each ``${expr}`` inside a longer string by its value (``denselayer${i + 1}``)."""
-    return _EMBEDDED.sub(lambda m: str(evaluate(m.group(1), env)), text)
+    """Replace each ``${expr}`` inside a longer string by its value (``denselayer${i + 1}``); a real number
+    is written as Python's ``repr`` does, the shortest text that reads back the same (``0.75``, ``1e-05``)."""
+    return _EMBEDDED.sub(lambda m: _text(evaluate(m.group(1), env)), text)
+
+
+def _text(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _known(env: Mapping[str, Any]) -> str:
@@ -89,8 +149,8 @@ def _parse(text: str) -> ast.Expression:
 
 def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate one expression over ``env``."""
-    if len(text) > _MAX_LEN:
-        raise ExprError(f"expression longer than {_MAX_LEN} characters")
+    if len(text) > MAX_EXPR_LENGTH:
+        raise ExprError(f"expression longer than {MAX_EXPR_LENGTH} characters")
     try:
         tree = _parse(text.strip())
     except ExprError:  # too deep: already says why
@@ -98,118 +158,446 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     except (SyntaxError, ValueError, MemoryError, RecursionError):  # ValueError: a NUL character
         shown = text.strip() if len(text.strip()) <= 60 else text.strip()[:57] + "..."
         raise ExprError(f"cannot parse expression {shown!r}") from None
-    value = _eval(tree.body, env)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-        raise ExprError(f"the value has more than {MAX_INT_DIGITS} digits (the limit)")
+    return _final(_eval(tree.body, env))
+
+
+def _final(value: Any, what: str = "the value") -> Any:
+    """A number that leaves an expression stays below 10^30 in magnitude, as the spec's own integers."""
+    if _is_number(value) and not abs(_checked(value)) <= MAX_INT:
+        raise ExprError(f"{what} has more than {MAX_INT_DIGITS} digits (the limit)")
     return value
 
 
+# ------------------------------------------------------------------ values
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_list(v: Any) -> bool:
+    return isinstance(v, (list, tuple))
+
+
+def _show(v: Any) -> str:
+    """A value as an error message shows it, in the spec's terms."""
+    if isinstance(v, bool):
+        return f"boolean {str(v).lower()}"
+    if v is None:
+        return "nothing (null)"
+    if isinstance(v, int):
+        text = str(v) if abs(v) < 10**40 else f"an integer of {len(str(abs(v)))} digits"
+        return text
+    if isinstance(v, float):
+        return f"number {v!r}"
+    if isinstance(v, str):
+        return f"string {v!r}" if len(v) <= 40 else f"string {v[:30]!r}… ({len(v)} characters)"
+    if _is_list(v):
+        return f"a list of {len(v)} item{'' if len(v) == 1 else 's'}"
+    if isinstance(v, Mapping):
+        return f"a mapping ({_keys(v)})"
+    return type(v).__name__
+
+
+def _keys(m: Mapping[Any, Any]) -> str:
+    if not m:
+        return "no keys"
+    keys = [str(k) for k in list(m)[:20]]
+    more = f", … ({len(m)} in all)" if len(m) > 20 else ""
+    return "keys: " + ", ".join(keys) + more
+
+
+def _checked(r: Any) -> Any:
+    """A number along the way: an integer of at most MAX_EXPR_DIGITS digits, or a finite real."""
+    if isinstance(r, complex):
+        raise ExprError("a negative number to a fractional power has no real value")
+    if isinstance(r, float):
+        if math.isinf(r):
+            raise ExprError("the result is too large for a real number (past about 1.8e308)")
+        if math.isnan(r):
+            raise ExprError("the result is not a number (nan)")
+    elif isinstance(r, int) and not isinstance(r, bool) and abs(r) >= _TOO_MANY_DIGITS:
+        raise ExprError(f"an intermediate value has more than {MAX_EXPR_DIGITS} digits")
+    return r
+
+
+def _number(v: Any, needs: str) -> int | float:
+    """``v`` if it is a number (booleans are not); else an error that starts with ``needs``."""
+    if not _is_number(v):
+        raise ExprError(f"{needs}, found {_show(v)}")
+    return v  # type: ignore[no-any-return]
+
+
+def _items(v: Any, what: str) -> list[Any] | tuple[Any, ...]:
+    if len(v) > MAX_LIST_ITEMS:
+        raise ExprError(f"{what} walks a list of {len(v)} items, more than the limit of {MAX_LIST_ITEMS}")
+    return v  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ the evaluator
+
+_SYMBOLS: dict[type[ast.AST], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+    ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
+    ast.USub: "-", ast.UAdd: "+", ast.Invert: "~", ast.Not: "not",
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.In: "in",
+    ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
+}
+_OPERATORS = "+ - * / // % **"
+
+
 def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, str)) and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.Name):
-        if node.id in ("True", "False"):
-            return node.id == "True"
-        if node.id not in env:
-            raise ExprError(f"unknown parameter {node.id!r}" + _known(env))
-        if env[node.id] is UNKNOWN:
-            raise Unknown(node.id)
-        return env[node.id]
-    if isinstance(node, ast.UnaryOp):
-        v = _eval(node.operand, env)
-        if isinstance(node.op, ast.USub):
-            return -_int(v)
-        if isinstance(node.op, ast.UAdd):
-            return _int(v)
-        if isinstance(node.op, ast.Not):
-            return not v
-    if isinstance(node, ast.BinOp):
-        a, b = _int(_eval(node.left, env)), _int(_eval(node.right, env))
-        if isinstance(node.op, ast.Add):
-            r = a + b
-        elif isinstance(node.op, ast.Sub):
-            r = a - b
-        elif isinstance(node.op, ast.Mult):
-            r = a * b
-        elif isinstance(node.op, (ast.FloorDiv, ast.Mod)):
-            if b == 0:
-                raise ExprError("division by zero")
-            r = a // b if isinstance(node.op, ast.FloorDiv) else a % b
-        else:
-            raise ExprError(f"operator {type(node.op).__name__} is not allowed (use + - * // %)")
-        if len(str(abs(r))) > _MAX_MAGNITUDE_DIGITS:
-            raise ExprError(f"an intermediate value has more than {_MAX_MAGNITUDE_DIGITS} digits")
-        return r
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, env)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _eval(right_node, env)
-            ok = {ast.Eq: left == right, ast.NotEq: left != right}.get(type(op))
-            if ok is None:
-                a, b = _int(left), _int(right)
-                ok = {ast.Lt: a < b, ast.LtE: a <= b, ast.Gt: a > b, ast.GtE: a >= b}.get(type(op))
-            if ok is None:
-                raise ExprError("only == != < <= > >= comparisons are allowed")
-            if not ok:
-                return False
-            left = right
-        return True
-    if isinstance(node, ast.BoolOp):
-        values = [_eval(v, env) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.IfExp):
-        return _eval(node.body if _eval(node.test, env) else node.orelse, env)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS \
-            and node.args and not node.keywords:
-        args = [_int(_eval(a, env)) for a in node.args]
-        if node.func.id == "make_divisible" and len(args) not in (2, 3):
-            raise ExprError(f"make_divisible takes 2 or 3 arguments (v, divisor[, min_value]), found {len(args)}")
-        return _FUNCTIONS[node.func.id](*args)
+    handler = _NODES.get(type(node))
+    if handler is None:
+        raise ExprError(_not_allowed(node))
+    return handler(node, env)
+
+
+def _constant(node: ast.Constant, env: Mapping[str, Any]) -> Any:
+    v = node.value
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and math.isinf(v):
+        raise ExprError("the number is too large for a real number (past about 1.8e308)")
+    if isinstance(v, (int, float)):  # and booleans
+        return _checked(v)
     raise ExprError(_not_allowed(node))
+
+
+def _name(node: ast.Name, env: Mapping[str, Any]) -> Any:
+    if node.id not in env:
+        if node.id in _FUNCTIONS:
+            raise ExprError(f"{node.id} is a function, not a parameter: {_SIGNATURES[node.id]}")
+        spelled = "; booleans are written True and False" if node.id in ("true", "false") else ""
+        raise ExprError(f"unknown parameter {node.id!r}" + _known(env) + spelled)
+    value = env[node.id]
+    if value is UNKNOWN:
+        raise Unknown(node.id)
+    return value
+
+
+def _unary(node: ast.UnaryOp, env: Mapping[str, Any]) -> Any:
+    v = _eval(node.operand, env)
+    if isinstance(node.op, ast.Not):
+        return not v
+    if isinstance(node.op, (ast.USub, ast.UAdd)):
+        n = _number(v, f"unary {_SYMBOLS[type(node.op)]} needs a number")
+        return -n if isinstance(node.op, ast.USub) else n
+    raise ExprError(f"operator {_SYMBOLS.get(type(node.op), '?')} is not allowed (use {_OPERATORS})")
+
+
+def _comparison(node: ast.Compare, env: Mapping[str, Any]) -> bool:
+    left = _eval(node.left, env)
+    for op, right_node in zip(node.ops, node.comparators, strict=True):
+        right = _eval(right_node, env)
+        if not _compare(op, left, right):
+            return False
+        left = right
+    return True
+
+
+def _logic(node: ast.BoolOp, env: Mapping[str, Any]) -> bool:
+    want = isinstance(node.op, ast.Or)  # the operand value that decides: true for or, false for and
+    for operand in node.values:
+        if bool(_eval(operand, env)) is want:
+            return want
+    return not want
+
+
+def _conditional(node: ast.IfExp, env: Mapping[str, Any]) -> Any:
+    return _eval(node.body if _eval(node.test, env) else node.orelse, env)
+
+
+def _list(node: ast.List, env: Mapping[str, Any]) -> list[Any]:
+    if len(node.elts) > MAX_LIST_ITEMS:  # pragma: no cover - the length limit comes first
+        raise ExprError(f"a list of more than {MAX_LIST_ITEMS} items (the limit)")
+    if any(isinstance(e, ast.Starred) for e in node.elts):
+        raise ExprError("unpacking (*) is not allowed in a list")
+    return [_final(_eval(e, env), "an item of a list") for e in node.elts]
+
+
+def _subscript(node: ast.Subscript, env: Mapping[str, Any]) -> Any:
+    return _index(_eval(node.value, env), node.slice, env)
+
+
+def _attribute(node: ast.Attribute, env: Mapping[str, Any]) -> Any:
+    target = _eval(node.value, env)
+    if not isinstance(target, Mapping):
+        raise ExprError(f".{node.attr} reads a key of a mapping, found {_show(target)}")
+    return _key(target, node.attr)
+
+
+_PLAIN = (int, float)
+
+
+def _binary(node: ast.BinOp, env: Mapping[str, Any]) -> Any:
+    op = _ARITHMETIC.get(type(node.op))
+    if op is None:
+        raise ExprError(f"operator {_SYMBOLS.get(type(node.op), '?')} is not allowed (use {_OPERATORS})")
+    a, b = _eval(node.left, env), _eval(node.right, env)
+    if type(a) not in _PLAIN or type(b) not in _PLAIN:  # a bool, a str, …: the message is built only here
+        needs = f"{_SYMBOLS[type(node.op)]} needs numbers"
+        a, b = _number(a, needs), _number(b, needs)
+    if b == 0 and op in _DIVIDING:
+        raise ExprError("division by zero")
+    try:
+        r = op(a, b)
+    except OverflowError:
+        raise ExprError("the result is too large for a real number (past about 1.8e308)") from None
+    if type(r) is int and -_TOO_MANY_DIGITS < r < _TOO_MANY_DIGITS:
+        return r
+    return _checked(r)
+
+
+def _power(a: int | float, b: int | float) -> Any:
+    if a == 0 and b < 0:
+        raise ExprError("0 cannot be raised to a negative power")
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) >= 2 \
+            and b * math.log10(abs(a)) > MAX_EXPR_DIGITS:  # refused before Python computes it
+        raise ExprError(f"** would give an integer of more than {MAX_EXPR_DIGITS} digits (the limit)")
+    return a**b
+
+
+_ARITHMETIC: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: _power,
+}
+_DIVIDING = (operator.truediv, operator.floordiv, operator.mod)
+
+
+def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
+    if isinstance(op, ast.Eq):
+        return bool(left == right)
+    if isinstance(op, ast.NotEq):
+        return bool(left != right)
+    if isinstance(op, (ast.In, ast.NotIn)):
+        if _is_list(right):
+            found = left in _items(right, "in")
+        elif isinstance(right, Mapping):
+            found = _has_key(right, left)
+        elif isinstance(right, str) and isinstance(left, str):
+            found = left in right
+        else:
+            raise ExprError(f"in needs a list, a mapping or a string on its right, found {_show(right)}")
+        return found is isinstance(op, ast.In)
+    symbol = _SYMBOLS.get(type(op), "?")
+    if not isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+        raise ExprError(f"the comparison {symbol!r} is not allowed (use == != < <= > >= in, not in)")
+    a, b = _number(left, f"{symbol} needs numbers"), _number(right, f"{symbol} needs numbers")
+    if isinstance(op, ast.Lt):
+        return a < b
+    if isinstance(op, ast.LtE):
+        return a <= b
+    if isinstance(op, ast.Gt):
+        return a > b
+    return a >= b
+
+
+def _has_key(mapping: Mapping[Any, Any], key: Any) -> bool:
+    try:
+        return key in mapping
+    except TypeError:  # a list or a mapping as the key
+        return False
+
+
+def _index(target: Any, index_node: ast.AST, env: Mapping[str, Any]) -> Any:
+    if isinstance(index_node, ast.Slice):
+        raise ExprError("slices ([a:b]) are not supported: index one item, stages[i]")
+    if isinstance(index_node, ast.Tuple):
+        raise ExprError("index with one value, stages[i] (or stages[i][j])")
+    index = _eval(index_node, env)
+    if _is_list(target):
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise ExprError(f"a list index is an integer, found {_show(index)}")
+        if not -len(target) <= index < len(target):
+            raise ExprError(f"index {index} is out of range for a list of {len(target)} "
+                            f"item{'' if len(target) == 1 else 's'}")
+        return target[index]
+    if isinstance(target, Mapping):
+        return _key(target, index)
+    raise ExprError(f"only lists and mappings can be indexed, found {_show(target)}")
+
+
+def _key(mapping: Mapping[Any, Any], key: Any) -> Any:
+    if not _has_key(mapping, key):
+        shown = repr(key) if isinstance(key, str) else _show(key)
+        raise ExprError(f"the mapping has no key {shown} ({_keys(mapping)})")
+    value = mapping[key]
+    if value is UNKNOWN:
+        raise Unknown(str(key))
+    return value
+
+
+# ------------------------------------------------------------------ functions
+
+
+def _call(node: ast.Call, env: Mapping[str, Any]) -> Any:
+    name = node.func.id if isinstance(node.func, ast.Name) else ""
+    if name not in _FUNCTIONS:
+        raise ExprError(_not_allowed(node))
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+        raise ExprError(f"{name}() takes plain arguments (no * or ** unpacking): {_SIGNATURES[name]}")
+    keywords = _KEYWORDS.get(name, ())
+    for k in node.keywords:
+        if k.arg not in keywords:
+            takes = f"takes only {', '.join(f'{w}=' for w in keywords)} by name" if keywords else \
+                "takes no keyword arguments"
+            raise ExprError(f"{name}() {takes}, found {k.arg}=: {_SIGNATURES[name]}")
+    args = [_eval(a, env) for a in node.args]
+    kwargs = {str(k.arg): _eval(k.value, env) for k in node.keywords}
+    return _checked(_FUNCTIONS[name](*args, **kwargs))
+
+
+def _count(name: str, args: tuple[Any, ...], low: int, high: int) -> None:
+    if not low <= len(args) <= high:
+        raise ExprError(f"{_SIGNATURES[name]}, found {len(args)}")
+
+
+def _round(*args: Any, ndigits: Any = None) -> Any:
+    if ndigits is not None:
+        args = (*args, ndigits)
+    _count("round", args, 1, 2)
+    x = _number(args[0], "round() takes a number")
+    if len(args) == 1:
+        return round(x)
+    n = args[1]
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise ExprError(f"round's ndigits must be an integer, found {_show(n)}")
+    if abs(n) > MAX_ROUND_DIGITS:
+        raise ExprError(f"round() to {n} digits: at most {MAX_ROUND_DIGITS} either way (the limit)")
+    return round(x, n)
+
+
+def _one_number(name: str, op: Callable[[Any], Any]) -> Callable[..., Any]:
+    def f(*args: Any) -> Any:
+        _count(name, args, 1, 1)
+        try:
+            return op(_number(args[0], f"{name}() takes a number"))
+        except OverflowError:  # pragma: no cover - reals are finite, integers at most 200 digits
+            raise ExprError(f"{name}() overflows") from None
+    return f
+
+
+def _int(*args: Any) -> int:
+    _count("int", args, 1, 1)
+    x = args[0]
+    return int(x if isinstance(x, bool) else _number(x, "int() takes a number or a boolean"))
+
+
+def _float(*args: Any) -> float:
+    _count("float", args, 1, 1)
+    x = args[0]
+    return float(x if isinstance(x, bool) else _number(x, "float() takes a number or a boolean"))
+
+
+def _extreme(name: str, pick: Callable[..., Any]) -> Callable[..., Any]:
+    def f(*args: Any) -> Any:
+        _count(name, args, 1, MAX_LIST_ITEMS)
+        values = args
+        if len(args) == 1 and _is_list(args[0]):
+            values = tuple(_items(args[0], f"{name}()"))
+            if not values:
+                raise ExprError(f"{name}() of an empty list")
+        return pick(_number(v, f"{name}() takes numbers") for v in values)
+    return f
+
+
+def _len(*args: Any) -> int:
+    _count("len", args, 1, 1)
+    if not (_is_list(args[0]) or isinstance(args[0], Mapping)):
+        raise ExprError(f"len() takes a list or a mapping, found {_show(args[0])}")
+    return len(args[0])
+
+
+def _sum(*args: Any) -> Any:
+    _count("sum", args, 1, 1)
+    if not _is_list(args[0]):
+        raise ExprError(f"sum() takes a list of numbers, found {_show(args[0])}")
+    total: Any = 0
+    for v in _items(args[0], "sum()"):
+        total = _checked(total + _number(v, "sum() takes a list of numbers"))
+    return total
+
+
+def _make_divisible(*args: Any, min_value: Any = None) -> int:
+    if min_value is not None:
+        if len(args) > 2:
+            raise ExprError("make_divisible() got min_value twice (by position and by name)")
+        args = (*args, min_value)
+    _count("make_divisible", args, 2, 3)
+    v = _number(args[0], "make_divisible's v must be a number")
+    for what, w in zip(("divisor", "min_value"), args[1:], strict=False):
+        if not isinstance(w, int) or isinstance(w, bool):
+            raise ExprError(f"make_divisible's {what} must be an integer, found {_show(w)}")
+    if args[1] < 1:
+        raise ExprError("make_divisible needs a divisor >= 1")
+    return make_divisible(v, args[1], args[2] if len(args) == 3 else None)
+
+
+def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision's ``torchvision.models._utils._make_divisible``, literally (with Python floats, so that
+    it agrees with torchvision for real ``v`` too): round ``v`` to the nearest multiple of ``divisor``, at
+    least ``min_value`` (default ``divisor``), then add ``divisor`` if that lost more than 10%."""
+    if divisor < 1:
+        raise ExprError("make_divisible needs a divisor >= 1")
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    # Make sure that round down does not go down by more than 10%.
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "round": _round,
+    "floor": _one_number("floor", math.floor),
+    "ceil": _one_number("ceil", math.ceil),
+    "int": _int,
+    "float": _float,
+    "abs": _one_number("abs", abs),
+    "min": _extreme("min", min),
+    "max": _extreme("max", max),
+    "len": _len,
+    "sum": _sum,
+    "make_divisible": _make_divisible,
+}
+_SIGNATURES = {
+    "round": "round takes 1 or 2 arguments (x[, ndigits]: a number, an integer)",
+    "floor": "floor takes 1 argument (a number)",
+    "ceil": "ceil takes 1 argument (a number)",
+    "int": "int takes 1 argument (a number or a boolean)",
+    "float": "float takes 1 argument (a number or a boolean)",
+    "abs": "abs takes 1 argument (a number)",
+    "min": "min takes 1 or more arguments (numbers, or one list of numbers)",
+    "max": "max takes 1 or more arguments (numbers, or one list of numbers)",
+    "len": "len takes 1 argument (a list or a mapping)",
+    "sum": "sum takes 1 argument (a list of numbers)",
+    "make_divisible": "make_divisible takes 2 or 3 arguments (v, divisor[, min_value])",
+}
+_KEYWORDS: dict[str, tuple[str, ...]] = {"round": ("ndigits",), "make_divisible": ("min_value",)}
+#: The syntax the evaluator knows, by node type; any other node is refused (_not_allowed says why).
+_NODES: dict[type[ast.AST], Callable[[Any, Mapping[str, Any]], Any]] = {
+    ast.Constant: _constant, ast.Name: _name, ast.UnaryOp: _unary, ast.BinOp: _binary, ast.Compare: _comparison,
+    ast.BoolOp: _logic, ast.IfExp: _conditional, ast.List: _list, ast.Subscript: _subscript,
+    ast.Attribute: _attribute, ast.Call: _call,
+}
 
 
 def _not_allowed(node: ast.AST) -> str:
     """Why a piece of syntax is refused, in the user's terms."""
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else ""
-        if name in _FUNCTIONS:
-            return f"{name}() takes plain arguments (no keywords, at least one)"
         known = ", ".join(f"{f}()" for f in _FUNCTIONS)
         return f"calling {name + '()' if name else 'a function'} is not allowed (only {known})"
-    if isinstance(node, ast.Attribute):
-        return f"attribute access (.{node.attr}) is not allowed in an expression"
-    if isinstance(node, ast.Subscript):
-        return "indexing ([…]) is not allowed in an expression"
     if isinstance(node, ast.Constant):
-        return f"{node.value!r} is not allowed: expressions use integers only"
-    return f"{type(node).__name__} is not allowed in an expression"
-
-
-def make_divisible(v: int, divisor: int, min_value: int | None = None) -> int:
-    """torchvision's ``_make_divisible``: round v to the nearest multiple of divisor (at least min_value,
-    default divisor), then add divisor if that lost more than 10%."""
-    if divisor < 1:
-        raise ExprError("make_divisible needs a divisor >= 1")
-    floor = divisor if min_value is None else min_value
-    new = max(floor, (2 * v + divisor) // (2 * divisor) * divisor)
-    if 10 * new < 9 * v:
-        new += divisor
-    return new
-
-
-def _min(*args: int) -> int:
-    return min(args)
-
-
-def _max(*args: int) -> int:
-    return max(args)
-
-
-_FUNCTIONS: dict[str, Callable[..., int]] = {"min": _min, "max": _max, "make_divisible": make_divisible}
-
-
-def _int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        text = repr(v)
-        raise ExprError(f"expected an integer, found {text if len(text) <= 60 else text[:57] + '...'}")
-    return v
+        return f"{node.value!r} is not allowed: expressions use numbers, lists and mappings (and strings) only"
+    if isinstance(node, ast.Tuple):
+        return "a tuple (a, b) is not allowed in an expression: write a list [a, b]"
+    words = {ast.Dict: "a mapping literal {…}",
+             ast.Set: "a set {…}", ast.Lambda: "lambda", ast.NamedExpr: "assignment (:=)",
+             ast.JoinedStr: "an f-string", ast.ListComp: "a list comprehension",
+             ast.SetComp: "a set comprehension", ast.DictComp: "a mapping comprehension",
+             ast.GeneratorExp: "a generator expression", ast.Starred: "unpacking (*)"}
+    what = words.get(type(node), type(node).__name__)
+    return f"{what} is not allowed in an expression"

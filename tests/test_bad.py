@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 
 from convcalc import ConvcalcError, analyze_text
 from convcalc.cli import app
-from convcalc.graph import MAX_NESTING, MAX_NODES, MAX_TEMPLATE_DEPTH
-from convcalc.yaml_source import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_DIGITS, load_text
+from convcalc.graph.blocks import MAX_NESTING, MAX_TEMPLATE_DEPTH
+from convcalc.graph.build import MAX_NODES
+from convcalc.lang.yaml_source import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_DIGITS, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "bad"
@@ -225,7 +226,7 @@ def test_every_limit_is_documented() -> None:
         assert f"{value:,}" in section, value
     from convcalc.errors import Collector
     from convcalc.expr import MAX_EXPR_DEPTH
-    from convcalc.yaml_source import MAX_NODES as MAX_VALUES
+    from convcalc.lang.yaml_source import MAX_NODES as MAX_VALUES
 
     assert f"{MAX_VALUES:,}" in section and f"{Collector().limit}" in section and f"{MAX_EXPR_DEPTH}" in section
     assert f"10^{MAX_INT_DIGITS}" in section

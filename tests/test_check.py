@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from convcalc.budget import parse_value
-from convcalc.ci_render import gh_command, gh_data, gh_property
-from convcalc.gate import check
+from convcalc.ci.budget import parse_value
+from convcalc.ci.gate import check
+from convcalc.outputs.ci_render import gh_command, gh_data, gh_property
 from convcalc.units import UnitError, parse_bytes, parse_count, parse_pair, parse_percent
 from tests.conftest import invoke
 
@@ -356,7 +356,7 @@ def test_library_check_without_cli() -> None:
 
 
 def test_library_imports_neither_typer_nor_rich() -> None:
-    code = ("import sys, convcalc.budget, convcalc.diff, convcalc.ci_render, convcalc.collect; "
+    code = ("import sys, convcalc.ci.budget, convcalc.ci.diff, convcalc.outputs.ci_render, convcalc.ci.collect; "
             "assert 'typer' not in sys.modules and 'rich' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -458,7 +458,7 @@ def test_budget_schema_accepts_the_fixtures_and_rejects_typos() -> None:
     import jsonschema
     import yaml
 
-    from convcalc.budget import budget_schema
+    from convcalc.ci.budget import budget_schema
 
     schema = budget_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -473,7 +473,7 @@ def test_budget_schema_accepts_the_fixtures_and_rejects_typos() -> None:
 
 
 def test_github_paths_relative_to_the_workspace(monkeypatch: pytest.MonkeyPatch) -> None:
-    from convcalc.ci_render import workspace_path
+    from convcalc.outputs.ci_render import workspace_path
 
     monkeypatch.setenv("GITHUB_WORKSPACE", str(ROOT))
     assert workspace_path(str(FIX / "exceeds.yaml")) == "tests/fixtures/check/exceeds.yaml"
@@ -484,7 +484,7 @@ def test_github_paths_relative_to_the_workspace(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_spec_that_exhausts_the_stack_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
-    import convcalc.gate as budget
+    import convcalc.ci.gate as budget
 
     real = budget.analyze_models
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from convcalc import __version__
 from convcalc.cli import app
-from convcalc.render import SCHEMA_VERSION
+from convcalc.outputs.render import SCHEMA_VERSION
 from tests.conftest import ROOT
 
 SEED = str(ROOT / "specs" / "seed")

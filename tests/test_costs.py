@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from convcalc.costs import COSTS, Cost, adaptive_windows
+from convcalc.kinds import KINDS, Cost
+from convcalc.kinds.pool import adaptive_windows
 from tests.conftest import chain
 
 
@@ -193,4 +194,4 @@ def test_cost_sum_and_flops() -> None:
 def test_registry_has_no_silent_zero_for_work_layers() -> None:
     # a conv must never cost zero: guards against a kind wired to the free handler by mistake
     for kind in ("conv", "dwconv", "pwconv", "separable", "deconv", "deform", "linear"):
-        assert COSTS[kind].__name__ != "free_cost"
+        assert KINDS[kind].cost.__name__ != "free_cost"

@@ -13,8 +13,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from convcalc.ci.diff import Delta, Growth, diff
 from convcalc.cli import app
-from convcalc.diff import Delta, Growth, diff
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "tests/fixtures/diff/base.yaml"

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from convcalc.schema import spec_schema
+from convcalc.outputs.schema import spec_schema
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

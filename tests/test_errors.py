@@ -112,21 +112,23 @@ def test_validation_matches_pytorch_and_torchvision() -> None:
 
 
 def test_every_kind_is_in_exactly_one_group() -> None:
-    from convcalc.layers import GROUPS, KINDS, kinds_by_group
+    from convcalc.kinds import GROUPS, KINDS, kinds_by_group
 
     groups = kinds_by_group()
     assert list(groups) == list(GROUPS) == ["conv", "pool", "norm", "activation", "other"]
     listed = [k for kinds in groups.values() for k in kinds]
     assert sorted(listed) == sorted(KINDS)  # each kind once
     assert groups["conv"] == ["conv", "dwconv", "pwconv", "separable", "deconv", "deform"]
-    assert groups["pool"] == ["maxpool", "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool"]
-    assert groups["norm"] == ["bn"]
-    assert groups["other"] == ["linear", "flatten", "dropout", "identity", "channel_shuffle", "se", "upsample"]
+    assert groups["pool"] == ["maxpool", "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool",
+                              "adaptive_maxpool"]
+    assert groups["norm"] == ["bn", "layernorm", "groupnorm", "layer_scale", "scale"]
+    assert groups["other"] == ["linear", "se", "flatten", "dropout", "drop_path", "identity", "channel_shuffle",
+                               "pixel_shuffle", "pixel_unshuffle", "upsample"]
 
 
 def test_an_unknown_kind_without_a_close_match_lists_every_kind_by_group() -> None:
-    from convcalc.graph import BLOCK_KINDS
-    from convcalc.layers import KINDS
+    from convcalc.graph.blocks import BLOCK_KINDS
+    from convcalc.kinds import KINDS
 
     msg = errors("input: {channels: 1, size: 4}\nlayers: [frobnicate]\n")
     hint = msg.splitlines()[1]
@@ -137,11 +139,12 @@ def test_an_unknown_kind_without_a_close_match_lists_every_kind_by_group() -> No
 
 
 def test_the_alias_tables_name_what_exists() -> None:
-    from convcalc.graph import BLOCK_KINDS
-    from convcalc.hints import ARG_ALIASES, KIND_ALIASES, KIND_HINTS, UNSUPPORTED, _norm, unknown_kind
-    from convcalc.layers import KINDS
+    from convcalc.graph.blocks import BLOCK_KINDS
+    from convcalc.kinds import KINDS
+    from convcalc.kinds.aliases import ARG_ALIASES, KIND_ALIASES, KIND_HINTS, UNSUPPORTED, _norm, unknown_kind
+    from convcalc.kinds.merge import MERGE_KINDS
 
-    assert set(KIND_ALIASES.values()) <= set(KINDS)
+    assert set(KIND_ALIASES.values()) <= set(KINDS) | set(MERGE_KINDS)
     assert set(ARG_ALIASES.values()) <= {p for k in KINDS.values() for p in k.params}
     kinds = {_norm(k) for k in [*KINDS, *BLOCK_KINDS]}
     # an alias of a kind's own name (ignoring case) must agree with it; "dense" is Keras's, not the block
@@ -155,7 +158,7 @@ def test_the_alias_tables_name_what_exists() -> None:
 
 
 def test_the_aliases_are_documented() -> None:
-    from convcalc.hints import ARG_ALIASES, KIND_ALIASES, UNSUPPORTED
+    from convcalc.kinds.aliases import ARG_ALIASES, KIND_ALIASES, UNSUPPORTED
 
     doc = (ROOT / "docs" / "spec-format.md").read_text(encoding="utf-8")
     section = doc[doc.index("### Names from other tools"):]

@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.measure import Measurement
 
 from convcalc import Report, analyze_document, analyze_file, compare
-from convcalc.render import comparison_json, dumps, report_dict
-from convcalc.richview import rich_table
-from convcalc.sources import open_source, zoo_names
-from convcalc.views import compare_table, rf_table, show_table
+from convcalc.lang.sources import open_source, zoo_names
+from convcalc.outputs.render import comparison_json, dumps, report_dict
+from convcalc.outputs.richview import rich_table
+from convcalc.outputs.views import compare_table, rf_table, show_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPER_ONLY = "import sys; from convcalc.cli import app; app(prog_name='convcalc')"

@@ -1,4 +1,4 @@
-"""Tables that fit the terminal (convcalc.fit, pure) and text for streams that cannot encode it (convcalc.textout)."""
+"""Tables that fit the terminal (convcalc.outputs.fit, pure) and text for streams that cannot encode it (convcalc.outputs.textout)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from convcalc import Report, analyze_document, compare
-from convcalc.fit import NAME_MIN, WRAP_MIN, fit_table, overhead, shorten, stacked_lines, wrap_text
-from convcalc.richview import rich_stacked, rich_table
-from convcalc.sources import open_source, zoo_names
-from convcalc.textout import ascii_of, for_encoding
-from convcalc.views import Table, compare_table, rf_table, show_table, zoo_table
+from convcalc.lang.sources import open_source, zoo_names
+from convcalc.outputs.fit import NAME_MIN, WRAP_MIN, fit_table, overhead, shorten, stacked_lines, wrap_text
+from convcalc.outputs.richview import rich_stacked, rich_table
+from convcalc.outputs.textout import ascii_of, for_encoding
+from convcalc.outputs.views import Table, compare_table, rf_table, show_table, zoo_table
 
 CUT_NUMBER = re.compile(r"[0-9,.×%]…")
 

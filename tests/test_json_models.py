@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc import analyze_document, analyze_file, compare
-from convcalc.analysis import display_names, graphs_of
 from convcalc.cli import app
 from convcalc.errors import UsageError
-from convcalc.footprint import footprint, footprints, lacking
-from convcalc.render import SCHEMA_VERSION, compare_csv, comparison_json
-from convcalc.sources import open_source, zoo_names
-from convcalc.views import compare_table, rf_table
+from convcalc.lang.sources import open_source, zoo_names
+from convcalc.metrics.analysis import display_names, graphs_of
+from convcalc.metrics.footprint import footprint, footprints, lacking
+from convcalc.outputs.render import SCHEMA_VERSION, compare_csv, comparison_json
+from convcalc.outputs.views import compare_table, rf_table
 from tests.conftest import ROOT
 
 SEED = ROOT / "specs" / "seed"

@@ -1,24 +1,42 @@
-"""Every layer kind has every handler, every block kind is in the schema."""
+"""Every layer kind has every rule, in one place; every block kind and layer kind is in the schema."""
 
 from __future__ import annotations
 
-from convcalc.costs import COSTS
-from convcalc.layers import KINDS
-from convcalc.receptive import RECEPTIVE
-from convcalc.schema import spec_schema
-from convcalc.shapes import SHAPES
+import inspect
+from dataclasses import fields
+from pathlib import Path
+
+from convcalc.kinds import KINDS
+from convcalc.kinds.core import Kind
+from convcalc.outputs.schema import spec_schema
+
+RULES = ("shape", "cost", "rf", "torch")
 
 
-def test_every_kind_has_every_handler() -> None:
-    kinds = set(KINDS)
-    assert set(SHAPES) == kinds
-    assert set(COSTS) == kinds
-    assert set(RECEPTIVE) == kinds
+def test_every_kind_has_every_rule() -> None:
+    declared = {f.name for f in fields(Kind)}
+    assert set(RULES) <= declared
+    for name, kind in KINDS.items():
+        for rule in RULES:
+            assert callable(getattr(kind, rule)), (name, rule)
+        assert kind.name == name
 
 
-def test_every_cost_handler_has_a_formula_docstring() -> None:
-    for kind, fn in COSTS.items():
-        assert fn.__doc__ and fn.__doc__.strip(), kind
+def test_every_rule_of_a_kind_is_in_its_family_module() -> None:
+    """Readable in one place: a kind's shape, cost and receptive-field rules live in the module that
+    registers it (its PyTorch rule too, which may use helpers from ``torch_modules``)."""
+    for name, kind in KINDS.items():
+        home = inspect.getmodule(kind.cost)
+        assert home is not None and home.__name__.startswith("convcalc.kinds."), name
+        for rule in ("torch",):
+            assert inspect.getmodule(getattr(kind, rule)).__name__.startswith("convcalc.kinds."), (name, rule)
+
+
+def test_every_cost_rule_has_a_formula_docstring() -> None:
+    for name, kind in KINDS.items():
+        assert kind.cost.__doc__ and kind.cost.__doc__.strip(), name
+        assert kind.shape.__doc__ and kind.shape.__doc__.strip(), name
+        assert kind.rf.__doc__ and kind.rf.__doc__.strip(), name
 
 
 def test_schema_lists_every_kind() -> None:
@@ -32,5 +50,15 @@ def test_design_kinds_are_all_supported() -> None:
         "conv", "dwconv", "pwconv", "separable", "deconv", "maxpool", "avgpool", "global_avgpool",
         "adaptive_avgpool", "bn", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "hardswish",
         "hardsigmoid", "linear", "flatten", "dropout", "channel_shuffle", "se", "deform",
+        # spec format 2
+        "layernorm", "groupnorm", "layer_scale", "scale", "pixel_shuffle", "pixel_unshuffle", "adaptive_maxpool",
+        "drop_path", "prelu", "mish", "elu", "softmax",
     }
     assert required <= set(KINDS)
+
+
+def test_no_package_file_is_over_the_size_limit() -> None:
+    root = Path(__file__).resolve().parent.parent / "convcalc"
+    long = {str(p.relative_to(root)): n for p in root.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 430 and p.name != "expr.py"}
+    assert not long

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc import SpecError, analyze_text
-from convcalc.analysis import graphs_of
 from convcalc.cli import app
-from convcalc.footprint import footprint
-from convcalc.yaml_source import load_text
+from convcalc.lang.yaml_source import load_text
+from convcalc.metrics.analysis import graphs_of
+from convcalc.metrics.footprint import footprint
 from tests.conftest import one
 
 NET1 = """
@@ -249,7 +249,7 @@ def test_map_cli_json_and_unknown_layer() -> None:
 
 
 def test_footprint_on_a_real_network_is_fast_and_consistent() -> None:
-    from convcalc.sources import zoo_document
+    from convcalc.lang.sources import zoo_document
 
     g = graphs_of(zoo_document("resnet50"))[0]
     fp = footprint(g, "layer2/0/relu3")

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc import Report, analyze_document
-from convcalc.blocks import DepthRow, at_depth
 from convcalc.cli import app
-from convcalc.costs import ZERO, Cost
-from convcalc.render import BUCKETS
-from convcalc.sources import open_source, zoo_names
+from convcalc.kinds.core import ZERO, Cost
+from convcalc.lang.sources import open_source, zoo_names
+from convcalc.metrics.blocks import DepthRow, at_depth
+from convcalc.outputs.render import BUCKETS
 from tests.conftest import ROOT
 
 

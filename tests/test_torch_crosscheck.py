@@ -42,9 +42,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from convcalc import analyze_document
 from convcalc.graph import Graph, Node, build_graph
-from convcalc.layers import KINDS, ConvArgs, SizeArgs
-from convcalc.spec import parse_spec
-from convcalc.yaml_source import Document, load_file, load_text
+from convcalc.kinds import KINDS
+from convcalc.kinds.conv import ConvArgs
+from convcalc.kinds.reshape import UpsampleArgs as SizeArgs
+from convcalc.lang.spec import parse_spec
+from convcalc.lang.yaml_source import Document, load_file, load_text
 from tests.strategies import GeneratedSpec, specs
 
 if os.environ.get("CONVCALC_REQUIRE_TORCH") == "1":
@@ -56,7 +58,8 @@ else:
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from convcalc.torch_export import ConvcalcNet, _CroppedTransposed, to_torch  # noqa: E402
+from convcalc.kinds.torch_modules import CroppedTransposed as _CroppedTransposed  # noqa: E402
+from convcalc.torch_export import ConvcalcNet, to_torch  # noqa: E402
 
 pytestmark = pytest.mark.torch
 ROOT = Path(__file__).resolve().parent.parent
@@ -370,7 +373,7 @@ def spatial(g: Graph) -> list[Node]:
 
 
 def test_importing_convcalc_does_not_import_torch() -> None:
-    code = ("import sys, convcalc, convcalc.analysis, convcalc.graph, convcalc.views, convcalc.render\n"
+    code = ("import sys, convcalc, convcalc.metrics.analysis, convcalc.graph, convcalc.outputs.views, convcalc.outputs.render\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from convcalc.analysis import analyze_document
-from convcalc.sources import zoo_document, zoo_names
+from convcalc.lang.sources import zoo_document, zoo_names
+from convcalc.metrics.analysis import analyze_document
 from tests.conftest import ROOT
 
 REFERENCE = {r["model"]: r for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-zoo.csv").open())}

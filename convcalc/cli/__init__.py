@@ -18,8 +18,8 @@ from convcalc import __version__
 from convcalc.errors import ConvcalcError
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Report
-    from convcalc.views import Table
+    from convcalc.metrics.analysis import Report
+    from convcalc.outputs.views import Table
 
 
 def _flags_as_flags(params: Any) -> Any:
@@ -89,18 +89,18 @@ def _guard(fn: Callable[[], T]) -> T:
 
 
 def _emit_table(table: Table) -> None:
-    """Print a table: piped, as wide as it needs; on a terminal, fitted to its width (convcalc.fit), so no
-    number is ever cut; in what the stream's encoding can carry (convcalc.textout)."""
+    """Print a table: piped, as wide as it needs; on a terminal, fitted to its width (convcalc.outputs.fit), so no
+    number is ever cut; in what the stream's encoding can carry (convcalc.outputs.textout)."""
     from rich.console import Console
     from rich.measure import Measurement
 
-    from convcalc import textout
-    from convcalc.richview import rich_stacked, rich_table
+    from convcalc.outputs import textout
+    from convcalc.outputs.richview import rich_stacked, rich_table
 
     console = Console()
     encoding = console.encoding
     if not textout.is_unicode(encoding):  # before measuring: the stand-ins can be wider (… -> ...)
-        from convcalc.fit import map_text
+        from convcalc.outputs.fit import map_text
 
         table = map_text(table, lambda s: textout.for_encoding(s, encoding))
     if not console.is_terminal:  # never cut names; use the width the table needs
@@ -110,7 +110,7 @@ def _emit_table(table: Table) -> None:
         return
     from rich.cells import cell_len
 
-    from convcalc import fit
+    from convcalc.outputs import fit
 
     f = fit.fit_table(table, console.width, cell_len, textout.for_encoding("…", encoding))
     console.print(rich_stacked(f.table, fit.stacked_lines(f.table)) if f.stacked
@@ -120,14 +120,14 @@ def _emit_table(table: Table) -> None:
 def _out(text: str, kind: str = "text") -> None:
     """Write data to stdout in what its encoding can carry (JSON: \\u escapes; XML: character references;
     other text: ASCII stand-ins)."""
-    from convcalc import textout
+    from convcalc.outputs import textout
 
     sys.stdout.write(textout.for_encoding(text, getattr(sys.stdout, "encoding", None), kind))
 
 
 def _reports(source: str) -> list[Report]:
-    from convcalc.analysis import analyze_document
-    from convcalc.sources import open_source
+    from convcalc.lang.sources import open_source
+    from convcalc.metrics.analysis import analyze_document
 
     return _guard(lambda: analyze_document(open_source(source)))
 
@@ -157,7 +157,7 @@ def show(
     alternative: str | None = AlternativeOpt,
 ) -> None:
     """Per-layer (or, with --depth, per-block) cost table with totals, for every model in SPEC."""
-    from convcalc import render, views
+    from convcalc.outputs import render, views
 
     n = _depth(depth)
     reports = _alternatives(_reports(spec), alternative)
@@ -178,7 +178,7 @@ def _depth(text: str | None) -> int | None:
 
 
 def _alternatives(reports: list[Report], name: str | None) -> list[Report]:
-    from convcalc.analysis import pick
+    from convcalc.metrics.analysis import pick
 
     return _guard(lambda: pick(reports, name))
 
@@ -186,7 +186,7 @@ def _alternatives(reports: list[Report], name: str | None) -> list[Report]:
 def _emit_models(reports: list[Report], fmt: Format, exact: bool, to_csv: Callable[[Report], str],
                  to_table: Callable[[Report, bool], Table], depth: int | None = None) -> None:
     """Per-model output of show and rf: one JSON document, one CSV, or a table per model."""
-    from convcalc import render
+    from convcalc.outputs import render
 
     if fmt is Format.json:
         _out(render.models_json(reports, depth), "json")
@@ -206,8 +206,8 @@ def compare(
     exact: bool = ExactOpt,
 ) -> None:
     """Alternatives side by side: params, MACs, FLOPs, output, RF, depth, and ratios to the first."""
-    from convcalc import render, views
-    from convcalc.analysis import compare as compare_reports
+    from convcalc.metrics.analysis import compare as compare_reports
+    from convcalc.outputs import render, views
 
     # every spec is loaded and every error of every bad one goes to stderr; the good ones are still
     # compared (one complete document on stdout), the bad ones listed, and the exit code is 2
@@ -254,7 +254,7 @@ def rf(
     alternative: str | None = AlternativeOpt,
 ) -> None:
     """Receptive field of every layer and named block: size, effective stride, padding, centre (h×w)."""
-    from convcalc import render, views
+    from convcalc.outputs import render, views
 
     if map_layer is not None:
         _footprints(spec, map_layer, fmt, alternative)
@@ -263,10 +263,10 @@ def rf(
 
 
 def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None) -> None:
-    from convcalc import render, views
-    from convcalc.analysis import graphs_of, pick
-    from convcalc.footprint import footprints, lacking
-    from convcalc.sources import open_source
+    from convcalc.lang.sources import open_source
+    from convcalc.metrics.analysis import graphs_of, pick
+    from convcalc.metrics.footprint import footprints, lacking
+    from convcalc.outputs import render, views
 
     graphs = _guard(lambda: pick(graphs_of(open_source(spec)), alternative))
     items = _guard(lambda: footprints(graphs, layer))
@@ -291,8 +291,8 @@ def schema(
     """Print the JSON Schema of spec files, or of budgets files (for editor validation)."""
     import json
 
-    from convcalc.budget import budgets_file_schema
-    from convcalc.schema import spec_schema
+    from convcalc.ci.budget import budgets_file_schema
+    from convcalc.outputs.schema import spec_schema
 
     sys.stdout.write(json.dumps(budgets_file_schema() if budgets else spec_schema(), indent=2) + "\n")
 
@@ -300,9 +300,9 @@ def schema(
 @app.command()
 def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
     """List the bundled zoo models: input, params, MACs (and FLOPs in json and csv), description."""
-    from convcalc import render, views
-    from convcalc.analysis import analyze_document
-    from convcalc.sources import zoo_document, zoo_names
+    from convcalc.lang.sources import zoo_document, zoo_names
+    from convcalc.metrics.analysis import analyze_document
+    from convcalc.outputs import render, views
 
     reports = _guard(lambda: [r for n in zoo_names() for r in analyze_document(zoo_document(n))])
     if not reports:
@@ -322,7 +322,7 @@ def run(argv: list[str] | None = None) -> None:
     """Console entry point."""
     import gc
 
-    from convcalc import textout
+    from convcalc.outputs import textout
 
     textout.install(sys.stdout, sys.stderr)  # a stream that cannot encode × gets x, not a UnicodeEncodeError
     gc.disable()  # one short-lived command: cycle collection would only traverse the imports and the reports again

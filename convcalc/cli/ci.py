@@ -43,7 +43,7 @@ def _ci_emit(out: object, fmt: CIFormat, people: str, summary: str | None, markd
         if isinstance(part, str):
             _out(part, {CIFormat.json: "json", CIFormat.junit: "xml"}.get(fmt, "text"))
         else:
-            from convcalc.views import Table
+            from convcalc.outputs.views import Table
 
             assert isinstance(part, Table)
             _emit_table(part)
@@ -95,9 +95,9 @@ def check(
     --budgets files and the limit options. Every limit must hold: per limit, the strictest applies.
     YAML files in checked folders that are not specs are skipped and listed.
     """
-    from convcalc import budget as b
-    from convcalc import ci_render
-    from convcalc.gate import check as check_specs
+    from convcalc.ci import budget as b
+    from convcalc.ci.gate import check as check_specs
+    from convcalc.outputs import ci_render
 
     limits = {k: v for k, v in locals().items() if k in b.BUDGET_KEYS}
     try:
@@ -137,8 +137,8 @@ def diff(
 
     Exit 0 ok, 1 a total grew past --fail-above, 2 a spec could not be read.
     """
-    from convcalc import ci_diff
-    from convcalc import diff_many as d
+    from convcalc.ci import diff_many as d
+    from convcalc.outputs import ci_diff
     from convcalc.units import UnitError, parse_percent
 
     paths = specs or []
@@ -154,7 +154,7 @@ def diff(
     else:
         stdin = sys.stdin.read() if "-" in paths else None
         result = _guard(lambda: d.diff_sources(paths[0], paths[1], limit, stdin))
-    from convcalc.ci_render import diagnostics_text
+    from convcalc.outputs.ci_render import diagnostics_text
 
     _ci_emit(ci_diff.diff_output(result, fmt.value, exact, all_layers), fmt, diagnostics_text(result.errors), summary,
              lambda: ci_diff.diff_markdown(result, all_layers))

@@ -1,0 +1,294 @@
+"""Measure the reference figures in tests/data/torchvision-modern.csv and tests/data/efficientnet-stages.json.
+
+Not run in CI: it needs torch and torchvision (measured with torch 2.14.1, torchvision 0.29.1, CPU) and a
+checkout of milesial/Pytorch-UNet (GPL: keep it outside this repository; only its figures are recorded):
+
+    python -m venv /tmp/tv && /tmp/tv/bin/pip install torch==2.14.1 torchvision==0.29.1
+    git clone https://github.com/milesial/Pytorch-UNet /tmp/unet_ref  # commit 21d7850f2af3...
+    /tmp/tv/bin/python benchmarks/reference_figures.py --unet-src /tmp/unet_ref --unet-commit <sha>
+
+Conventions (as in shared/reference/README.md): CPU, batch 1, zeros input, ``eval()``, ``no_grad()``;
+``params`` = sum of ``numel()`` over ``parameters()``; ``macs`` = FlopCounterMode total / 2 (conv, linear
+and matmul only). Classification models are built with ``weights=None``; the input size is the published
+weights' ``transforms().crop_size`` and ``num_params_meta`` is the weights' ``meta["num_params"]``. It
+also checks that tests/neutral/unet.py equals the public U-Net (params, MACs, output, state_dict shapes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models import efficientnet as tv_efficientnet
+from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+
+ROOT = Path(__file__).resolve().parent.parent
+TV_SOURCE = f"torchvision {torchvision.__version__.split('+')[0]}"
+COLUMNS = ["model", "source", "input_h", "input_w", "params", "macs", "num_params_meta", "notes"]
+
+CLASSIFIERS = [
+    *(f"convnext_{s}" for s in ("tiny", "small", "base", "large")),
+    *(f"efficientnet_b{i}" for i in range(8)),
+    *(f"efficientnet_v2_{s}" for s in ("s", "m", "l")),
+    "mobilenet_v3_small",
+]
+MOBILENET_V2_WIDTHS = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4]
+OFF_NATIVE = {"efficientnet_b0": [160, 256]}  # every other model: [160]
+
+
+def count(model: nn.Module, x: torch.Tensor) -> tuple[int, int, Any]:
+    """(params, MACs, output) of one inference pass."""
+    model.eval()
+    params = sum(p.numel() for p in model.parameters())
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        out = model(x)
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0, flops
+    return params, flops // 2, out
+
+
+def zeros(c: int, h: int, w: int) -> torch.Tensor:
+    return torch.zeros(1, c, h, w)
+
+
+def row(
+    model: str, source: str, h: int, w: int, params: int, macs: int, meta: int | None, notes: str
+) -> dict[str, Any]:
+    values = [model, source, h, w, params, macs, "" if meta is None else meta, notes]
+    return dict(zip(COLUMNS, values, strict=True))
+
+
+def self_check() -> None:
+    expected = {"convnext_tiny": (28_589_128, 4_455_531_264)}
+    with open(ROOT / "tests/data/torchvision-zoo.csv") as f:
+        for r in csv.DictReader(f):
+            if r["model"] == "resnet50":
+                expected["resnet50"] = (int(r["params"]), int(r["macs"]))
+    for name, want in expected.items():
+        got = count(torchvision.models.get_model(name, weights=None), zeros(3, 224, 224))[:2]
+        assert got == want, (name, got, want)
+        print(f"self-check {name}: {got} ok", file=sys.stderr)
+
+
+def classifiers() -> list[dict[str, Any]]:
+    rows = []
+    for name in CLASSIFIERS:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        (crop,) = weights.transforms().crop_size
+        meta = weights.meta["num_params"]
+        model = torchvision.models.get_model(name, weights=None)
+        for size in [crop, *OFF_NATIVE.get(name, [160])]:
+            params, macs, _ = count(model, zeros(3, size, size))
+            assert params == meta, (name, params, meta)
+            note = f"weights={weights}; crop_size={crop}" + ("" if size == crop else "; off-native size")
+            rows.append(row(name, TV_SOURCE, size, size, params, macs, meta, note))
+            print(name, size, params, macs, file=sys.stderr)
+    v2_weights = torchvision.models.MobileNet_V2_Weights.DEFAULT
+    for w in MOBILENET_V2_WIDTHS:
+        model = torchvision.models.mobilenet_v2(weights=None, width_mult=w)
+        meta = v2_weights.meta["num_params"] if w == 1.0 else None
+        for size in (224, 160):
+            params, macs, _ = count(model, zeros(3, size, size))
+            assert meta is None or params == meta
+            note = f"width_mult={w}" + (f"; weights={v2_weights}" if meta else "")
+            note += "; off-native size" if size != 224 else ""
+            rows.append(row(f"mobilenet_v2_w{w}", TV_SOURCE, size, size, params, macs, meta, note))
+            print(f"mobilenet_v2_w{w}", size, params, macs, file=sys.stderr)
+    return rows
+
+
+def efficientnet_stages() -> dict[str, Any]:
+    """Stage configs as torchvision's _efficientnet_conf builds them, checked against the built models."""
+    out: dict[str, Any] = {}
+    for name in [f"efficientnet_b{i}" for i in range(8)] + [f"efficientnet_v2_{s}" for s in "sml"]:
+        src = inspect.getsource(getattr(tv_efficientnet, name))
+        m = re.search(r'_efficientnet_conf\("(\w+)"(?:, width_mult=([\d.]+), depth_mult=([\d.]+))?\)', src)
+        assert m, name
+        kwargs = {} if m[2] is None else {"width_mult": float(m[2]), "depth_mult": float(m[3])}
+        setting, last_channel = tv_efficientnet._efficientnet_conf(m[1], **kwargs)
+        model = torchvision.models.get_model(name, weights=None)
+        stages = [
+            {
+                "block": c.block.__name__,
+                "expand_ratio": c.expand_ratio,
+                "kernel": c.kernel,
+                "stride": c.stride,
+                "in_channels": c.input_channels,
+                "out_channels": c.out_channels,
+                "num_layers": c.num_layers,
+            }
+            for c in setting
+        ]
+        for i, s in enumerate(stages):  # features[0] is the stem, features[1..n] the stages, features[-1] the head
+            assert len(model.features[i + 1]) == s["num_layers"], (name, i)
+        stem = model.features[0][0].out_channels
+        head = model.features[-1][0].out_channels
+        assert stem == stages[0]["in_channels"]
+        assert head == (last_channel or 4 * stages[-1]["out_channels"])
+        out[name] = {
+            "width_mult": kwargs.get("width_mult"),
+            "depth_mult": kwargs.get("depth_mult"),
+            "stem_channels": stem,
+            "head_channels": head,
+            "stages": stages,
+        }
+        params = sum(p.numel() for p in model.parameters())
+        assert params_from_stages(out[name]) == params, (name, params_from_stages(out[name]), params)
+    return {"source": TV_SOURCE, "rules": STAGE_RULES, "models": out}
+
+
+STAGE_RULES = {
+    "in_channels, out_channels": "_make_divisible(c * width_mult, 8): round to the nearest multiple of 8, "
+    "never below 8 nor below 90% of c * width_mult (torchvision/models/_utils.py)",
+    "num_layers": "ceil(num_layers * depth_mult)",
+    "blocks": "the first block of a stage has the stage's stride and in_channels; the others stride 1 and "
+    "in_channels = out_channels; a residual add where stride == 1 and in == out",
+    "expanded": "_make_divisible(block_in * expand_ratio, 8)",
+    "MBConv": "[1x1 conv block_in->expanded + BN + SiLU, if expanded != block_in] -> depthwise kxk stride s + BN "
+    "+ SiLU -> SE(expanded, squeeze=max(1, block_in // 4), SiLU, sigmoid gate; 1x1 convs with bias) -> 1x1 conv "
+    "expanded->out + BN",
+    "FusedMBConv": "if expanded != block_in: kxk conv stride s block_in->expanded + BN + SiLU -> 1x1 conv "
+    "expanded->out + BN; else one kxk conv stride s block_in->out + BN + SiLU",
+    "stem": "3x3 conv stride 2, 3->stem_channels + BN + SiLU (stem_channels = first stage's in_channels)",
+    "head": "1x1 conv last out->head_channels + BN + SiLU (head_channels = 4 * last out, or 1280 for v2) -> "
+    "global avg pool -> dropout -> linear head_channels->1000 with bias",
+    "convs": "padding (k - 1) // 2; no bias except the SE convs and the final linear; "
+    "BatchNorm eps 1e-5 (b0-b4) or 1e-3 (b5-b7, v2)",
+}
+
+
+def params_from_stages(cfg: dict[str, Any]) -> int:
+    """Parameters rebuilt from the stage table and STAGE_RULES alone (a check that the rules are complete)."""
+
+    def conv_bn(c_in: int, c_out: int, k: int, groups: int = 1) -> int:
+        return c_out * (c_in // groups) * k * k + 2 * c_out
+
+    def div8(v: float) -> int:
+        n = max(8, int(v + 4) // 8 * 8)
+        return n + 8 if n < 0.9 * v else n
+
+    total = conv_bn(3, cfg["stem_channels"], 3)
+    for s in cfg["stages"]:
+        for i in range(s["num_layers"]):
+            c_in = s["in_channels"] if i == 0 else s["out_channels"]
+            e, k, c_out = div8(c_in * s["expand_ratio"]), s["kernel"], s["out_channels"]
+            if s["block"] == "MBConv":
+                sq = max(1, c_in // 4)
+                total += (conv_bn(c_in, e, 1) if e != c_in else 0) + conv_bn(e, e, k, e)
+                total += e * sq + sq + sq * e + e + conv_bn(e, c_out, 1)
+            elif e != c_in:
+                total += conv_bn(c_in, e, k) + conv_bn(e, c_out, 1)
+            else:
+                total += conv_bn(c_in, c_out, k)
+    head = cfg["head_channels"]
+    return total + conv_bn(cfg["stages"][-1]["out_channels"], head, 1) + head * 1000 + 1000
+
+
+def fpn() -> list[dict[str, Any]]:
+    rows = []
+    variants: list[tuple[str, Callable[[], nn.Module], str]] = [
+        (
+            "resnet50_fpn_backbone",
+            lambda: resnet_fpn_backbone(
+                backbone_name="resnet50", weights=None, norm_layer=nn.BatchNorm2d, trainable_layers=5
+            ),
+            "norm_layer=BatchNorm2d; trainable_layers=5",
+        ),
+        (
+            "resnet50_fpn_backbone_frozenbn",
+            lambda: resnet_fpn_backbone(backbone_name="resnet50", weights=None),
+            "norm_layer=FrozenBatchNorm2d (default); trainable_layers=3 (default)",
+        ),
+    ]
+    for name, build, what in variants:
+        model = build()
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        for h, w in ((224, 224), (512, 640)):
+            params, macs, out = count(model, zeros(3, h, w))
+            shapes = ";".join(f"{k}={'x'.join(str(d) for d in v.shape[1:])}" for k, v in out.items())
+            note = f"{shapes}; {what}; requires_grad params={trainable}"
+            rows.append(row(name, TV_SOURCE, h, w, params, macs, None, note))
+            print(name, h, w, params, macs, note, file=sys.stderr)
+    return rows
+
+
+def bilinear_macs(model: nn.Module, x: torch.Tensor) -> int:
+    """convcalc's bilinear-upsample MACs (4·C·O per nn.Upsample), which FlopCounterMode does not count."""
+    total = 0
+
+    def hook(_m: nn.Module, _i: Any, o: torch.Tensor) -> None:
+        nonlocal total
+        total += 4 * o.shape[1] * o.shape[2] * o.shape[3]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Upsample)]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def unets(src: Path, commit: str) -> list[dict[str, Any]]:
+    sys.path.insert(0, str(src))
+    sys.path.insert(0, str(ROOT))
+    from unet import UNet  # the public code  # noqa: I001
+
+    from tests.neutral.unet import unet as neutral_unet
+
+    rows = []
+    source = f"milesial/Pytorch-UNet@{commit}"
+    for bilinear in (False, True):
+        torch.manual_seed(0)
+        public = UNet(n_channels=3, n_classes=2, bilinear=bilinear)
+        name = "unet_milesial_bilinear" if bilinear else "unet_milesial"
+        for size in (256, 224):
+            x = zeros(3, size, size)
+            params, macs, out = count(public, x)
+            note = f"n_channels=3; n_classes=2; bilinear={bilinear}; out={'x'.join(map(str, out.shape[1:]))}"
+            if bilinear:
+                extra = bilinear_macs(public, x)
+                note += f"; FlopCounterMode ignores bilinear upsampling: convcalc's 4*C*O adds {extra}"
+            else:
+                neutral = neutral_unet(n_channels=3, n_classes=2, base=64)
+                n_params, n_macs, n_out = count(neutral, x)
+                assert (n_params, n_macs, n_out.shape) == (params, macs, out.shape), (n_params, n_macs, n_out.shape)
+                a = [t.shape for t in public.state_dict().values()]
+                b = [t.shape for t in neutral.state_dict().values()]
+                assert a == b, "state_dict shapes differ"
+                note += "; tests/neutral/unet.py equal (params, macs, output, state_dict shapes)"
+            rows.append(row(name, source, size, size, params, macs, None, note))
+            print(name, size, params, macs, note, file=sys.stderr)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--unet-src", type=Path, required=True, help="checkout of milesial/Pytorch-UNet")
+    ap.add_argument("--unet-commit", required=True)
+    ap.add_argument("--csv", type=Path, default=ROOT / "tests/data/torchvision-modern.csv")
+    ap.add_argument("--stages", type=Path, default=ROOT / "tests/data/efficientnet-stages.json")
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    self_check()
+    args.stages.write_text(json.dumps(efficientnet_stages(), indent=2) + "\n")
+    rows = classifiers() + fpn() + unets(args.unet_src, args.unet_commit)
+    with open(args.csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Many specs at once: collecting files, budgets and their files, the gate of ``check``, and ``diff``."""

@@ -1,0 +1,206 @@
+"""Budget keys and values: what a limit is, how it is written, and how a budget mapping is read. Pure,
+typed, exact: no Typer, no Rich, no printing. Budgets files are read in :mod:`convcalc.ci.budgets_file`,
+and the check itself (which limit applies, pass or fail) is :mod:`convcalc.ci.gate`.
+
+Metrics (per model, batch applied, inference pass):
+
+- ``params``, ``macs``, ``flops``: as in ``convcalc show`` (FLOPs = 2·MACs + adds + muls + divs).
+- ``activations``: elements of every layer output summed (what a training step keeps for the backward
+  pass); ``activation_bytes`` = activations × 4 (float32).
+- ``peak_activation``: elements of the largest single layer output; ``peak_activation_bytes`` × 4.
+- ``rf``: receptive-field size per axis (h, w) at the model output, or at ``rf_at`` (a layer or named
+  block); ``output_stride``: the effective stride (jump) there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal
+
+from convcalc.errors import Collector, Diagnostic, KeyPath, Location
+from convcalc.kinds.values import describe
+from convcalc.lang.spec import did_you_mean
+from convcalc.lang.yaml_source import Document
+from convcalc.units import UnitError, parse_bytes, parse_count, parse_pair
+
+Num = int | Fraction
+Source = Literal["spec", "budgets", "cli"]
+Bound = Literal["max", "min"]
+Kind = Literal["count", "bytes", "pair"]
+
+#: Bytes per activation element (float32).
+BYTES_PER_ELEMENT = 4
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A budget key: which metric it limits, from which side, and how its value is written."""
+
+    key: str
+    metric: str
+    bound: Bound
+    kind: Kind
+    help: str
+
+
+METRICS: dict[str, Metric] = {m.key: m for m in (
+    Metric("max_params", "params", "max", "count", "learnable parameters"),
+    Metric("max_macs", "macs", "max", "count", "multiply-accumulates"),
+    Metric("max_flops", "flops", "max", "count", "FLOPs = 2·MACs + adds + muls + divs"),
+    Metric("max_activations", "activations", "max", "count", "elements of all layer outputs, summed"),
+    Metric("max_activation_bytes", "activation_bytes", "max", "bytes",
+           f"activations × {BYTES_PER_ELEMENT} bytes (float32)"),
+    Metric("max_peak_activation", "peak_activation", "max", "count", "elements of the largest layer output"),
+    Metric("max_peak_activation_bytes", "peak_activation_bytes", "max", "bytes",
+           f"peak activation × {BYTES_PER_ELEMENT} bytes (float32)"),
+    Metric("min_rf", "rf", "min", "pair", "smallest receptive field, per axis (h, w)"),
+    Metric("max_rf", "rf", "max", "pair", "largest receptive field, per axis (h, w)"),
+    Metric("min_output_stride", "output_stride", "min", "pair", "smallest effective stride, per axis"),
+    Metric("max_output_stride", "output_stride", "max", "pair", "largest effective stride, per axis"),
+)}
+#: ``rf_at``: the layer or named block where ``rf`` and ``output_stride`` are measured (default: the output).
+RF_AT = "rf_at"
+BUDGET_KEYS: tuple[str, ...] = (*METRICS, RF_AT)
+#: Keys of one entry of a budgets file: a budget plus per-alternative budgets.
+RULE_KEYS: tuple[str, ...] = (*BUDGET_KEYS, "alternatives")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One budget entry: its key, parsed value, where it came from and where it is written (None: CLI)."""
+
+    key: str
+    value: int | tuple[int, int] | str
+    source: Source
+    location: Location | None = None
+
+
+Budget = dict[str, Setting]
+
+
+class OptionError(ValueError):
+    """A command-line limit could not be parsed."""
+
+    def __init__(self, key: str, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+        self.hint = hint
+
+
+def parse_value(key: str, value: Any) -> int | tuple[int, int] | str:
+    """A budget value, exactly: counts and bytes take SI / binary suffixes, RF limits an int or ``[h, w]``.
+
+    Raises :class:`UnitError` (a ``ValueError``) when the value is not acceptable.
+    """
+    if key == RF_AT:
+        if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
+            raise UnitError(f"expected a layer or block name, found {describe(value)}")
+        return str(value)
+    kind = METRICS[key].kind
+    if isinstance(value, bool) or value is None:
+        raise UnitError(f"expected {'a size such as 512MiB' if kind == 'bytes' else 'a number'}, "
+                        f"found {describe(value)}")
+    if kind == "pair":
+        if isinstance(value, list):
+            if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+                shown = value if len(value) <= 4 and all(isinstance(v, int | str) for v in value) else describe(value)
+                raise UnitError(f"expected [h, w] with two integers >= 1, found {shown}")
+            return value[0], value[1]
+        if isinstance(value, int):
+            if value < 1:
+                raise UnitError(f"expected an integer >= 1, found {value}")
+            return value, value
+        if isinstance(value, str):
+            return parse_pair(value)
+        raise UnitError(f"expected an integer or [h, w], found {describe(value)}", "e.g. 200 or [200, 100]")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise UnitError(f"{value!r} is not a whole number", "write it as a string, e.g. \"1.5G\"")
+        value = int(value)
+    if isinstance(value, int):
+        if value < 0:
+            raise UnitError(f"expected a count >= 0, found {value}")
+        return value
+    if isinstance(value, str):
+        return parse_bytes(value) if kind == "bytes" else parse_count(value)
+    raise UnitError(f"expected a number such as 5M, found {describe(value)}")
+
+
+def parse_budget(raw: Any, path: KeyPath, doc: Document, source: Source, errors: Collector,
+                 allowed: tuple[str, ...] = BUDGET_KEYS) -> Budget:
+    """The budget mapping at ``path`` of ``doc``; every problem is a located diagnostic in ``errors``."""
+    out: Budget = {}
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        errors.add(Diagnostic(doc.loc(path), path, f"expected a budget (a mapping such as {{max_params: 5M}}), "
+                                                   f"found {describe(raw)}"))
+        return out
+    for key, value in raw.items():
+        kpath = path + (key,)
+        if key not in allowed:
+            errors.add(Diagnostic(doc.loc(kpath), kpath, f"unknown budget key {key!r}", did_you_mean(key, allowed)))
+            continue
+        if key not in BUDGET_KEYS:
+            continue  # handled by the caller (``alternatives`` of a budgets file)
+        try:
+            out[key] = Setting(key, parse_value(key, value), source, doc.loc(kpath))
+        except UnitError as exc:
+            errors.add(Diagnostic(doc.loc(kpath), kpath, exc.message, exc.hint))
+    return out
+
+
+def parse_cli(values: Mapping[str, str | None]) -> Budget:
+    """Limits given on the command line (``{"max_params": "5M", ...}``; None = not given)."""
+    out: Budget = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        try:
+            out[key] = Setting(key, parse_value(key, value), "cli")
+        except UnitError as exc:
+            raise OptionError(key, exc.message, exc.hint) from None
+    return out
+
+
+def budget_schema() -> dict[str, Any]:
+    """JSON Schema of a ``budget:`` mapping (for :func:`convcalc.outputs.schema.spec_schema`). Values are checked
+    exactly by :func:`parse_value`; the schema gives editors the keys and the value shapes."""
+    number = r"^\s*[0-9][0-9_,]*(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*"
+    count = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": number + r"[kKMGTP]?\s*$"}]}
+    size = {"anyOf": [{"type": "integer", "minimum": 0},
+                      {"type": "string", "pattern": number + r"(B|[kKMGTP]i?B?)?\s*$"}]}
+    pair = {"anyOf": [{"type": "integer", "minimum": 1},
+                      {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2},
+                      {"type": "string", "pattern": r"^\s*[0-9]+(\s*[x×,]\s*[0-9]+)?\s*$"}]}
+    props: dict[str, Any] = {k: {"count": count, "bytes": size, "pair": pair}[m.kind] | {"description": m.help}
+                             for k, m in METRICS.items()}
+    props[RF_AT] = {"type": "string", "description": "layer or named block where rf and output_stride are measured"}
+    return {"type": "object", "additionalProperties": False, "properties": props}
+
+
+def budgets_file_schema() -> dict[str, Any]:
+    """JSON Schema of a budgets file (``convcalc schema --budgets``): patterns to budgets, each with
+    optional per-alternative budgets."""
+    budget = budget_schema()
+    rule = {"type": "object", "additionalProperties": False,
+            "properties": {**budget["properties"],
+                           "alternatives": {"type": "object", "additionalProperties": budget,
+                                            "description": "budgets of single alternatives, by name"}}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "convcalc budgets file",
+        "description": "Spec paths or globs, relative to this file's directory, mapped to budgets. Later entries "
+                       "override earlier ones key by key; across sources (spec, budgets files, command line) the "
+                       "strictest limit applies.",
+        "type": "object", "additionalProperties": False, "required": ["budgets"],
+        "properties": {
+            "convcalc": {"const": 1, "description": "format version"},
+            "budgets": {"type": "object", "additionalProperties": rule,
+                        "description": "pattern → budget; `**` crosses directories, a pattern without `/` matches "
+                                       "file names anywhere below this file, `zoo:NAME` names a bundled model"},
+        },
+    }

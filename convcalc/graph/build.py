@@ -1,0 +1,413 @@
+"""Spec layer lists → a :class:`Graph`: nodes in topological order with their shapes, names and edges.
+
+The walk expands named blocks (templates), repeats and blocks, checks every layer's arguments, resolves
+``from:`` references and ``outputs:``, names every node by its ``/``-joined scope path and infers every
+output shape. All problems of a model are collected in one pass. Then the metric passes run over the
+finished nodes: cost (:mod:`convcalc.metrics.cost`) and receptive field (:mod:`convcalc.metrics.receptive`,
+which the walk also asks whether a residual's body changed the effective stride).
+The block kinds and named-block calls are in :mod:`convcalc.graph.blocks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
+from convcalc.expr import ExprError, Unknown, interpolate_text, is_expression, substitute
+from convcalc.graph.blocks import BLOCK_KEYS, BLOCK_KINDS, BlockWalker, Ctx, TooLarge
+from convcalc.graph.names import resolve
+from convcalc.graph.nodes import BlockEnd, Graph, Node, Output
+from convcalc.graph.scope import Scope, declared
+from convcalc.kinds.aliases import meant_arguments, misindented_layer, unknown_argument, unknown_kind
+from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
+from convcalc.kinds.merge import MERGE_KINDS, MergeError, merge_shape
+from convcalc.kinds.values import ArgError, describe
+from convcalc.lang.spec import NO_INPUT, ModelSpec, Spec
+from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
+from convcalc.metrics.cost import cost_pass
+from convcalc.metrics.receptive import ReceptivePass
+
+#: Most nodes one model may expand to (repeat, dense and templates multiply). The same limit bounds
+#: the walk (every layer, block and template call visited, every repeat/dense iteration) and the
+#: connections (inputs of every layer and merge; a dense block of n iterations makes n·(n+1)/2).
+MAX_NODES = 2_000_000
+
+
+class Builder(BlockWalker):
+    def __init__(self, spec: Spec, model: ModelSpec, errors: Collector) -> None:
+        self.spec = spec
+        self.doc = spec.doc
+        self.model = model
+        self.errors = errors
+        self.nodes: list[Node] = []
+        self.blocks: list[BlockEnd] = []
+        #: full name of every layer and named block so far → its node (for ``from:``)
+        self.known: dict[str, int] = {}
+        self.visits = 0  # layers, blocks and template calls walked, plus repeat/dense iterations
+        self.edges = 0  # inputs of all nodes
+        self.depth = 0  # nesting of item() calls, across template calls
+        #: warnings by the key path they are about (a named block's body is walked once per call)
+        self.warnings: dict[KeyPath, str] = {}
+        self.rf = ReceptivePass(self.nodes, self.node_error)
+
+    # ------------------------------------------------------------ diagnostics
+
+    def err(self, path: KeyPath, message: str, hint: str, ctx: Ctx) -> None:
+        via = ctx.via()
+        hint = f"{hint} ({via})" if hint and via else hint or via
+        self.errors.add(Diagnostic(self.doc.loc(path), path, message, hint))
+
+    def node_error(self, node: Node, message: str, hint: str) -> None:
+        """A problem a metric pass found at a node (where it was written, with its chain of calls)."""
+        hint = f"{hint} ({node.via})" if hint and node.via else hint or node.via
+        self.errors.add(Diagnostic(node.location, node.path, message, hint))
+
+    # ------------------------------------------------------------ nodes
+
+    def add_node(self, name: str, kind: str, inputs: tuple[int, ...], shape: Shape, path: KeyPath, ctx: Ctx,
+                 layer: Layer | None = None) -> int:
+        if len(self.nodes) >= MAX_NODES:
+            self.too_large(path, ctx)
+        self.edges += len(inputs)
+        if self.edges > MAX_NODES:
+            self.too_large(path, ctx, f"the model's layers have more than {MAX_NODES} connections (the limit)")
+        node = Node(len(self.nodes), name, kind, inputs, shape, self.doc.loc(path), path, layer,
+                    ctx.training_only, ctx.via(), side=ctx.side)
+        self.nodes.append(node)
+        self.known[name] = node.index
+        return node.index
+
+    def too_large(self, path: KeyPath, ctx: Ctx, message: str = "") -> None:
+        """Report an expansion past the limit and stop walking this model."""
+        self.err(path, message or f"the model expands to more than {MAX_NODES} layers (the limit)",
+                 "reduce repeat counts or the depth of dense blocks", ctx)
+        raise TooLarge
+
+    def visit(self, path: KeyPath, ctx: Ctx, count: int = 1) -> None:
+        self.visits += count
+        if self.visits > MAX_NODES:
+            self.too_large(path, ctx)
+
+    def start(self) -> int:
+        i = self.model.input
+        return self.add_node("input", "input", (), Shape(i.channels, i.height, i.width), self.model.path,
+                             Ctx(dict(self.spec.params)))
+
+    def end_block(self, name: str, kind: str, node: int, path: KeyPath) -> None:
+        self.blocks.append(BlockEnd(name, kind, node, self.doc.loc(path)))
+        self.known[name] = node
+
+    # ------------------------------------------------------------ walking
+
+    def seq(self, items: Any, path: KeyPath, x: int | None, scope: Scope, ctx: Ctx, fresh: bool = False) -> int | None:
+        """Walk a layer list. ``fresh``: the scope was made for this list alone (a template body or a
+        repeat/dense iteration), so a sole unnamed template call, repeat or dense in it adds no name segment."""
+        if not isinstance(items, list):
+            from convcalc.lang.hints import paths_hint
+
+            self.err(path, f"expected a list of layers, found {describe(items)}", paths_hint(path, items), ctx)
+            return None
+        inline = fresh and len(items) == 1
+        for i, item in enumerate(items):
+            x = self.item(item, path + (i,), x, scope, ctx, inline)
+        return x
+
+    def item(self, item: Any, path: KeyPath, x: int | None, scope: Scope, ctx: Ctx, inline: bool = False) -> int | None:
+        self.visit(path, ctx)
+        if self.depth >= self.max_nesting:
+            self.err(path, f"blocks nest deeper than {self.max_nesting} levels (the limit, counted across named "
+                     "blocks)", "a named block probably calls itself through another block", ctx)
+            return None
+        self.depth += 1
+        try:
+            return self._item(item, path, x, scope, ctx, inline)
+        finally:
+            self.depth -= 1
+
+    def _item(self, item: Any, path: KeyPath, x: int | None, scope: Scope, ctx: Ctx, inline: bool) -> int | None:
+        args: Any
+        if isinstance(item, str):
+            kind, args, argpath = item, {}, path
+        elif isinstance(item, dict) and len(item) == 1:
+            ((kind, args),) = item.items()
+            argpath = path + (kind,)
+            if args is None:
+                args = {}
+            if not isinstance(args, dict):
+                self.err(argpath, f"expected the arguments of {kind!r} as a mapping, found {describe(args)}",
+                         f"write `- {kind}: {{...}}`", ctx)
+                return None
+        else:
+            found = f"a mapping with {len(item)} keys" if isinstance(item, dict) else describe(item)
+            templates = {n: tuple(t.params) for n, t in self.spec.templates.items()}
+            self.err(path, f"expected a layer (a kind name, or a mapping with one key: the kind), found {found}",
+                     isinstance(item, dict) and misindented_layer(item, BLOCK_KEYS, templates) or
+                     "write `- conv: {out: 64, kernel: 3}`; put `name:` inside the arguments", ctx)
+            return None
+        if isinstance(kind, str) and kind.startswith("$"):
+            ok, kind = self.sub(kind, path, ctx)
+            if not ok:
+                return None
+            if not isinstance(kind, str):
+                self.err(path, f"expected a layer kind name, found {describe(kind)}", "", ctx)
+                return None
+        if "if" in args:
+            ok, cond = self.sub(args["if"], argpath + ("if",), ctx)
+            if not ok:
+                return None
+            if not isinstance(cond, (bool, int)):
+                self.err(argpath + ("if",), f"expected a condition (true/false or an expression), found "
+                         f"{describe(cond)}", 'e.g. if: "${t != 1}"', ctx)
+                return None
+            if not cond:
+                return x
+            args = {k: v for k, v in args.items() if k != "if"}
+        if kind in MERGE_KINDS:
+            return self.merge_item(kind, args, argpath, x, scope, ctx)
+        if "from" in args:
+            x = self.source(args["from"], argpath + ("from",), scope, ctx, x)
+            args = {k: v for k, v in args.items() if k != "from"}
+        if kind in KINDS:
+            return self.layer(kind, args, argpath, x, scope, ctx)
+        if kind in BLOCK_KINDS:
+            return self.block(kind, args, argpath, x, scope, ctx, inline)
+        if kind in self.spec.templates:
+            return self.call(self.spec.templates[kind], args, argpath, x, scope, ctx, inline)
+        self.err(path, f"unknown layer kind {kind!r}", unknown_kind(kind, args, BLOCK_KINDS, self.spec.templates),
+                 ctx)
+        return None
+
+    def sub(self, value: Any, path: KeyPath, ctx: Ctx, interpolate: bool = False) -> tuple[bool, Any]:
+        try:
+            if interpolate and isinstance(value, str) and "${" in value and not is_expression(value):
+                return True, interpolate_text(value, ctx.env)
+            return True, substitute(value, ctx.env)
+        except Unknown:  # needs a shape that an earlier error left unknown: that error is reported
+            return False, None
+        except ExprError as exc:
+            self.err(path, str(exc), "", ctx)
+            return False, None
+
+    # ------------------------------------------------------------ references
+
+    def ref(self, value: Any, path: KeyPath, scope: Scope, ctx: Ctx) -> int | None:
+        """The node one name refers to (see :func:`convcalc.graph.names.resolve`)."""
+        ok, name = self.sub(value, path, ctx, interpolate=True)
+        if not ok:
+            return None
+        if not isinstance(name, str) or not name:
+            self.err(path, f"expected the name of an earlier layer or block, found {describe(name)}",
+                     "e.g. from: enc3, or from: [up3, enc3]", ctx)
+            return None
+        node, message, hint = resolve(name.strip("/"), scope.prefix, self.known)
+        if node is None:
+            self.err(path, message, hint, ctx)
+        return node
+
+    def source(self, value: Any, path: KeyPath, scope: Scope, ctx: Ctx, x: int | None) -> int | None:
+        """The input named by ``from:`` on a layer or block (one name)."""
+        if isinstance(value, list):
+            self.err(path, f"expected one name, found a list of {len(value)}",
+                     "only merges take several inputs: `- concat: {from: [a, b]}` (or add, mul)", ctx)
+            return None
+        return self.ref(value, path, scope, ctx)
+
+    def refs(self, value: Any, path: KeyPath, scope: Scope, ctx: Ctx) -> list[int | None]:
+        if not isinstance(value, list):
+            value = [value]
+        return [self.ref(v, path + (i,), scope, ctx) for i, v in enumerate(value)]
+
+    def merge_item(self, kind: str, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope,
+                   ctx: Ctx) -> int | None:
+        """``- concat: {from: [a, b]}``: a merge of named earlier outputs (``previous`` is the layer above)."""
+        for key in args:
+            if key not in ("from", "name"):
+                self.err(path + (key,), f"unknown argument {key!r} for {kind}", "a merge takes from: and name:", ctx)
+        if "from" not in args:
+            self.err(path, f"{kind} needs 'from' (the names of its inputs)", f"e.g. `- {kind}: {{from: [a, b]}}`",
+                     ctx)
+            return None
+        names = args["from"] if isinstance(args["from"], list) else [args["from"]]
+        inputs = [x if n == "previous" else self.ref(n, path + ("from", i), scope, ctx) for i, n in enumerate(names)]
+        if len(inputs) < 2 and all(i is not None for i in inputs):
+            self.err(path + ("from",), f"a {kind} needs at least two inputs, found {len(inputs)}",
+                     "name them all, e.g. from: [previous, enc3]", ctx)
+            return None
+        name = self.name_of(args, path, scope, kind, ctx)
+        if any(i is None for i in inputs):
+            return None
+        return self.merge(kind, name, [i for i in inputs if i is not None], path, ctx, scope)
+
+    # ------------------------------------------------------------ layers
+
+    def name_of(self, args: dict[str, Any], path: KeyPath, scope: Scope, kind: str, ctx: Ctx) -> str:
+        if "name" in args:
+            ok, name = self.sub(args["name"], path + ("name",), ctx, interpolate=True)
+            if ok and isinstance(name, int) and not isinstance(name, bool):
+                name = str(name)
+            if ok and isinstance(name, str) and name and "/" not in name:
+                full = scope.claim(name)
+                if full is not None:
+                    return full
+                self.err(path + ("name",), f"duplicate name {name!r} in this block",
+                         "names must be unique within a block", ctx)
+            elif ok:
+                self.err(path + ("name",), f"expected a name (text without '/'), found {describe(name)}", "", ctx)
+        return scope.auto(kind)
+
+    def value(self, raw: Any, path: KeyPath, ctx: Ctx, parse: Any, x: int | None) -> tuple[bool, Any]:
+        """One argument: substituted, a float from an expression made an integer when integral, then parsed."""
+        good, v = self.sub(raw, path, ctx)
+        if not good:
+            return False, None
+        computed = is_expression(raw)
+        if computed and isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if computed and isinstance(raw, str) and "in_channels" in raw and ctx.calls and x is not None \
+                and ctx.env.get("in_channels") != self.nodes[x].shape.c:
+            self.warnings.setdefault(path, f"in_channels is the input of named block {ctx.calls[-1][0]!r} "
+                                        f"({ctx.env.get('in_channels')}), not of this layer "
+                                        f"({self.nodes[x].shape.c})")
+        try:
+            return True, parse(v)
+        except ArgError as exc:
+            message = str(exc) + (f" (from {raw.strip()})" if computed else "")
+            hint = exc.hint or ("round it: round(), floor(), ceil() or make_divisible()"
+                                if computed and isinstance(v, float) else "")
+            self.err(path, message, hint, ctx)
+            return False, None
+
+    def layer(self, kind: str, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope,
+              ctx: Ctx) -> int | None:
+        ks = KINDS[kind]
+        values: dict[str, Any] = {}
+        ok = True
+        for key, raw in args.items():
+            if key == "name":
+                continue
+            if key not in ks.params:
+                self.err(path + (key,), f"unknown argument {key!r} for {kind}", unknown_argument(key, kind, ks.params),
+                         ctx)
+                ok = False
+                continue
+            good, v = self.value(raw, path + (key,), ctx, ks.params[key], x)
+            if good:
+                values[key] = v
+            ok = ok and good
+        typos = meant_arguments(args, ks.params)
+        for req in ks.required:
+            if req not in args and req not in typos:  # a misspelling was reported already
+                self.err(path, f"{kind} needs {req!r}", f"e.g. `- {kind}: {{{req}: ...}}`", ctx)
+                ok = False
+        problem, hint = ks.check(args)
+        if problem:
+            self.err(path, problem, hint, ctx)
+            ok = False
+        if ks.conv_like and "bias" not in values and self.spec.defaults.bias is not None:
+            values["bias"] = self.spec.defaults.bias
+        if (ks.conv_like or ks.pool_like) and "padding" not in values and "padding" in ks.params \
+                and self.spec.defaults.padding is not None:
+            values["padding"] = self.spec.defaults.padding
+        name = self.name_of(args, path, scope, kind, ctx)
+        if not ok or x is None:
+            return None
+        return self.apply(Layer(kind, name, ks.args(**values)), x, path, ctx)
+
+    def apply(self, layer: Layer, x: int, path: KeyPath, ctx: Ctx) -> int | None:
+        src = self.nodes[x]
+        try:
+            shape = KINDS[layer.kind].shape(layer, src.shape)
+        except LayerShapeError as exc:
+            self.err(path, f"layer {layer.name!r} ({layer.kind}) on input {src.shape}: {exc}", exc.hint, ctx)
+            return None
+        if max(shape) > MAX_INT:
+            dim = ("channels", "height", "width")[shape.index(max(shape))]
+            self.err(path, f"layer {layer.name!r} ({layer.kind}) on input {src.shape}: its output {dim} "
+                     f"{max(shape)} has more than {MAX_INT_DIGITS} digits (the limit)",
+                     "convcalc counts exactly, but no network needs sizes this large", ctx)
+            return None
+        return self.add_node(layer.name, layer.kind, (x,), shape, path, ctx, layer)
+
+    def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: Ctx,
+              scope: Scope) -> int | None:
+        if name is None:
+            name = scope.auto(kind)
+        try:
+            shape = merge_shape(kind, [self.nodes[i].shape for i in inputs], [self.nodes[i].name for i in inputs])
+        except MergeError as exc:
+            self.err(path, f"{kind} {name!r} {exc}", exc.hint, ctx)
+            return None
+        if shape.c > MAX_INT:
+            self.err(path, f"{kind} {name!r} has {shape.c} channels, more than {MAX_INT_DIGITS} digits (the limit)",
+                     "convcalc counts exactly, but no network needs sizes this large", ctx)
+            return None
+        return self.add_node(name, kind, tuple(inputs), shape, path, ctx)
+
+    def split(self, x: int, channels: list[int], scope: Scope, path: KeyPath, ctx: Ctx) -> list[int]:
+        src = self.nodes[x]
+        out, start = [], 0
+        for c in channels:
+            idx = self.add_node(scope.auto("split"), "split", (x,), Shape(c, src.shape.h, src.shape.w), path, ctx)
+            self.nodes[idx].split_start = start
+            start += c
+            out.append(idx)
+        return out
+
+    # ------------------------------------------------------------ outputs
+
+    def outputs(self, last: int) -> list[Output]:
+        """The declared ``outputs:`` (names resolved from the top), or the last node."""
+        raw, path = self.model.outputs, self.model.outputs_path
+        if raw is None:
+            return [Output(self.nodes[last].name, last)]
+        items = raw if isinstance(raw, list) else [raw]
+        if not items:
+            self.err(path, "expected the names of the outputs, found an empty list", "e.g. outputs: [p3, p4, p5]",
+                     Ctx({}))
+        found = [(n, self.ref(n, path + (i,) if isinstance(raw, list) else path, Scope("", ()), Ctx({})))
+                 for i, n in enumerate(items)]
+        return [Output(self.nodes[i].name, i) for _, i in found if i is not None]
+
+
+def _dead(nodes: list[Node], outputs: list[Output]) -> frozenset[int]:
+    """Nodes from which no output can be reached, other than the input and ``side`` blocks' nodes."""
+    live = {o.node for o in outputs}
+    for node in reversed(nodes):
+        if node.index in live or node.side:
+            live.update(node.inputs)
+    return frozenset(n.index for n in nodes if n.index not in live and not n.side and n.kind != "input")
+
+
+def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -> Graph | None:
+    """Expand one model of ``spec`` into a :class:`Graph` and run the metric passes over it.
+
+    Problems are added to ``errors`` (and ``None`` returned), or raised as :class:`SpecError` if no
+    collector is given.
+    """
+    col = errors if errors is not None else Collector()
+    before = col.count
+    b = Builder(spec, model, col)
+    x0 = b.start() if model.input is not NO_INPUT else None
+    outputs: list[Output] = []
+    try:
+        out = b.seq(model.layers, model.path, x0, Scope("", declared(model.layers)), Ctx(dict(spec.params)))
+        if out is not None:
+            outputs = b.outputs(out)
+    except TooLarge:  # the diagnostic is collected
+        out = None
+    except RecursionError:  # a safety net: the nesting limit and the YAML depth limit keep the walk shallow
+        col.add(Diagnostic(spec.doc.loc(model.path), model.path, "the model nests too deeply to expand",
+                           "blocks or named blocks probably call each other without end"))
+        out = None
+    if b.nodes:
+        b.rf.upto(len(b.nodes) - 1)
+    if col.count > before or out is None or not outputs:
+        if errors is None:
+            col.raise_if_any(SpecError)
+        return None
+    cost_pass(b.nodes)
+    dead = _dead(b.nodes, outputs)
+    warnings = [f"{b.doc.loc(path)}: {message}" for path, message in b.warnings.items()]
+    warnings += [f"layer {b.nodes[i].name!r} feeds no output: not counted in the totals" for i in sorted(dead)]
+    return Graph(model.name, model.description, b.nodes[0].shape, model.input.batch, b.nodes, b.blocks, outputs,
+                 dead, warnings)

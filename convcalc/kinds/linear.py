@@ -1,0 +1,103 @@
+"""Fully connected layers: linear, and squeeze-and-excitation (se) as one kind.
+
+Notation: C = channels, β = 1 with bias. A linear layer takes a C×1×1 input (after flatten or a global pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from convcalc.kinds.activation import ACT_COST, ACTIVATIONS
+from convcalc.kinds.conv import conv_cost
+from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register
+from convcalc.kinds.norm import pointwise, same_shape
+from convcalc.kinds.pool import global_avgpool_cost
+from convcalc.kinds.values import boolean, choice, positive
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True, slots=True)
+class LinearArgs:
+    out: int = 1
+    bias: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SEArgs:
+    reduction: int | None = None
+    width: int | None = None
+    activation: str = "relu"
+    gate: str = "sigmoid"
+
+
+def linear_shape(layer: Layer, inp: Shape) -> Shape:
+    """C×1×1 → out×1×1."""
+    a = layer.args
+    assert isinstance(a, LinearArgs)
+    if inp.h != 1 or inp.w != 1:
+        raise LayerShapeError(f"linear needs a C×1×1 input, found {inp}", "add `flatten` or `global_avgpool` before it")
+    return Shape(a.out, 1, 1)
+
+
+def se_width(layer: Layer, c: int) -> int:
+    """Squeeze width: ``width``, or C // reduction (at least 1)."""
+    a = layer.args
+    assert isinstance(a, SEArgs)
+    if a.width is not None:
+        return a.width
+    return max(1, c // (a.reduction or 16))
+
+
+def se_check(args: Mapping[str, Any]) -> tuple[str, str]:
+    """se needs exactly one of reduction and width."""
+    if ("reduction" in args) != ("width" in args):
+        return "", ""
+    return "se needs exactly one of 'reduction' or 'width'", "e.g. `- se: {reduction: 16}`"
+
+
+def linear_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Linear: params = in·out + β·out; macs = in·out; adds = β·out."""
+    a = layer.args
+    assert isinstance(a, LinearArgs)
+    b = a.out if a.bias else 0
+    return Cost(params=inp.c * a.out + b, macs=inp.c * a.out, adds=b)
+
+
+def se_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Squeeze-excitation (C, width C_r), two 1×1 convs with bias:
+    params = C·C_r + C_r + C_r·C + C; macs = 2·C·C_r; plus the global pool (adds C·(H·W − 1), divs C),
+    the biases (adds C_r + C), the activation on C_r and the gate on C values, and the scale muls C·H·W."""
+    a = layer.args
+    assert isinstance(a, SEArgs)
+    c, cr = inp.c, se_width(layer, inp.c)
+    pooled = Shape(c, 1, 1)
+    fc1 = conv_cost(c, cr, 1, 1, 1, 1, True)
+    fc2 = conv_cost(cr, c, 1, 1, 1, 1, True)
+    act = ACT_COST[a.activation](layer, Shape(cr, 1, 1), Shape(cr, 1, 1))
+    gate = ACT_COST[a.gate](layer, pooled, pooled)
+    scale = Cost(muls=c * area(inp))
+    return global_avgpool_cost(layer, inp, pooled) + fc1 + act + fc2 + gate + scale
+
+
+def linear_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
+    """``nn.Linear`` on the flattened C×1×1 input; SE as pool → conv → act → conv → gate → scale."""
+    from convcalc.kinds import torch_modules as tm
+
+    a = layer.args
+    if isinstance(a, SEArgs):
+        return tm.SqueezeExcite(inp.c, se_width(layer, inp.c), a.activation, a.gate, probe)
+    assert isinstance(a, LinearArgs)
+    return tm.Linear(inp.c, a.out, a.bias)
+
+
+register(
+    Kind("linear", LinearArgs, {"out": positive, "bias": boolean}, ("out",), "fully connected", "other",
+         linear_shape, linear_cost, pointwise, linear_torch, weights=True),
+    Kind("se", SEArgs, {"reduction": positive, "width": positive, "activation": choice(*ACTIVATIONS),
+                        "gate": choice("sigmoid", "hardsigmoid")}, (), "squeeze-and-excitation", "other",
+         same_shape, se_cost, pointwise, linear_torch, check=se_check, global_gate=True),
+)

@@ -1,0 +1,218 @@
+"""Pooling: maxpool, avgpool, global_avgpool, global_maxpool, adaptive_avgpool, adaptive_maxpool.
+
+Notation: O = H_out·W_out, K = k_h·k_w, C = channels. Shape: the sliding-window rule with PyTorch's
+ceil_mode (the last window must start inside the input or the left padding); padding ≤ kernel // 2.
+Adaptive windows on one axis: [⌊k·i/o⌋, ⌈(k+1)·i/o⌉) for k in 0..o−1 (PyTorch's).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from convcalc.kinds.core import (
+    AXES,
+    AxisOp,
+    AxisOps,
+    Cost,
+    Kind,
+    Layer,
+    LayerShapeError,
+    Shape,
+    area,
+    axis_out,
+    register,
+    window_ops,
+)
+from convcalc.kinds.values import Padding, Pair, boolean, padding, pos_pair
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True, slots=True)
+class PoolArgs:
+    kernel: Pair = (1, 1)
+    stride: Pair | None = None
+    padding: Padding = ((0, 0), (0, 0))
+    dilation: Pair = (1, 1)
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveArgs:
+    size: Pair = (1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalArgs:
+    """Global pooling takes no arguments."""
+
+
+def pool_stride(a: PoolArgs) -> tuple[int, int]:
+    """A pool's stride defaults to its kernel."""
+    return a.stride if a.stride is not None else a.kernel
+
+
+# ---------------------------------------------------------------- shape
+
+
+def pool_shape(layer: Layer, inp: Shape) -> Shape:
+    """Sliding-window output size per axis (ceil_mode as PyTorch); padding at most half the kernel."""
+    a = layer.args
+    assert isinstance(a, PoolArgs)
+    s = pool_stride(a)
+    if a.padding != "same":
+        for ax in (0, 1):
+            if max(a.padding[ax]) * 2 > a.kernel[ax]:
+                raise LayerShapeError(
+                    f"pool padding {max(a.padding[ax])} is more than half the kernel on the {AXES[ax]} axis",
+                    "PyTorch requires padding <= kernel // 2 for pooling")
+    h, w = (axis_out(a.kernel[ax], s[ax], a.dilation[ax], a.padding, ax, i, a.ceil_mode)
+            for ax, i in enumerate((inp.h, inp.w)))
+    return Shape(inp.c, h, w)
+
+
+def global_shape(layer: Layer, inp: Shape) -> Shape:
+    """C×H×W → C×1×1."""
+    return Shape(inp.c, 1, 1)
+
+
+def adaptive_shape(layer: Layer, inp: Shape) -> Shape:
+    """C×H×W → C×size."""
+    a = layer.args
+    assert isinstance(a, AdaptiveArgs)
+    return Shape(inp.c, a.size[0], a.size[1])
+
+
+# ---------------------------------------------------------------- cost
+
+
+def maxpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Max pool: cmps = O·C·(K − 1)."""
+    a = layer.args
+    assert isinstance(a, PoolArgs)
+    return Cost(cmps=area(out) * out.c * (a.kernel[0] * a.kernel[1] - 1))
+
+
+def avgpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Average pool: adds = O·C·(K − 1), divs = O·C."""
+    a = layer.args
+    assert isinstance(a, PoolArgs)
+    return Cost(adds=area(out) * out.c * (a.kernel[0] * a.kernel[1] - 1), divs=area(out) * out.c)
+
+
+def global_avgpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Global average pool: adds = C·(H·W − 1), divs = C."""
+    return Cost(adds=inp.c * (area(inp) - 1), divs=inp.c)
+
+
+def global_maxpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Global max pool: cmps = C·(H·W − 1)."""
+    return Cost(cmps=inp.c * (area(inp) - 1))
+
+
+def adaptive_windows(i: int, o: int) -> list[int]:
+    """PyTorch adaptive pooling windows on one axis: [⌊k·i/o⌋, ⌈(k+1)·i/o⌉) for k in 0..o−1."""
+    return [-(-((k + 1) * i) // o) - (k * i) // o for k in range(o)]
+
+
+def adaptive_taps(i: int, o: int) -> int:
+    """Σ of :func:`adaptive_windows` in O(1): i + o − gcd(i, o).
+
+    Σ⌈(k+1)·i/o⌉ − Σ⌊k·i/o⌋ over k in 0..o−1 telescopes to i plus the number of k in 1..o with o ∤ k·i,
+    which is o − gcd(i, o). (A loop over o would hang on a 10^9-pixel output.)
+    """
+    return i + o - math.gcd(i, o)
+
+
+def adaptive_max_window(i: int, o: int) -> int:
+    """max of :func:`adaptive_windows` in O(1). With i = a·o + r, g = gcd(i, o): a when r = 0, else a + 1,
+    or a + 2 when some window straddles two fractional boundaries (r > g)."""
+    a, r = divmod(i, o)
+    if r == 0:
+        return a
+    return a + 2 if r > math.gcd(i, o) else a + 1
+
+
+def adaptive_avgpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Adaptive average pool: adds = C·(Σ window sizes − O), divs = C·O (windows as PyTorch computes them)."""
+    taps = adaptive_taps(inp.h, out.h) * adaptive_taps(inp.w, out.w)
+    return Cost(adds=out.c * (taps - area(out)), divs=out.c * area(out))
+
+
+def adaptive_maxpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Adaptive max pool: cmps = C·(Σ window sizes − O) (windows as PyTorch computes them)."""
+    taps = adaptive_taps(inp.h, out.h) * adaptive_taps(inp.w, out.w)
+    return Cost(cmps=out.c * (taps - area(out)))
+
+
+# ---------------------------------------------------------------- receptive field
+
+
+def pool_rf(layer: Layer, inp: Shape) -> AxisOps:
+    """A sliding window (k_eff, s, p_begin) per axis."""
+    a = layer.args
+    assert isinstance(a, PoolArgs)
+    return window_ops(a.kernel, pool_stride(a), a.padding, a.dilation, inp)
+
+
+def whole_input(layer: Layer, inp: Shape) -> AxisOps:
+    """Global pooling and flatten see the whole feature map: a window of its full size."""
+    return AxisOp(inp.h, inp.h), AxisOp(inp.w, inp.w)
+
+
+def adaptive_rf(layer: Layer, inp: Shape) -> AxisOps:
+    """Adaptive pooling: nominal window = the largest PyTorch window, stride ⌊i/o⌋ (exact when o divides i)."""
+    a = layer.args
+    assert isinstance(a, AdaptiveArgs)
+    ops = [AxisOp(adaptive_max_window(i, o), max(1, i // o)) for i, o in zip((inp.h, inp.w), a.size, strict=True)]
+    return ops[0], ops[1]
+
+
+# ---------------------------------------------------------------- PyTorch
+
+
+def pool_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
+    """Max/average pooling with convcalc's geometry (see ``torch_modules.Pool``)."""
+    from convcalc.kinds.torch_modules import Pool
+
+    return Pool(layer, inp, out, probe)
+
+
+def global_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
+    """Mean or amax over H and W (the probe sums a max pool's every tap: a mean)."""
+    from convcalc.kinds.torch_modules import GlobalPool
+
+    return GlobalPool(layer.kind == "global_maxpool" and not probe)
+
+
+def adaptive_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
+    """``nn.AdaptiveAvgPool2d`` / ``nn.AdaptiveMaxPool2d`` (the probe averages: every tap gets gradient)."""
+    from torch import nn
+
+    a = layer.args
+    assert isinstance(a, AdaptiveArgs)
+    if layer.kind == "adaptive_maxpool" and not probe:
+        return nn.AdaptiveMaxPool2d(a.size)
+    return nn.AdaptiveAvgPool2d(a.size)
+
+
+_WINDOW = {"kernel": pos_pair, "stride": pos_pair, "padding": padding}
+
+register(
+    Kind("maxpool", PoolArgs, {**_WINDOW, "dilation": pos_pair, "ceil_mode": boolean}, ("kernel",), "max pooling",
+         "pool", pool_shape, maxpool_cost, pool_rf, pool_torch, pool_like=True),
+    Kind("avgpool", PoolArgs, {**_WINDOW, "ceil_mode": boolean, "count_include_pad": boolean}, ("kernel",),
+         "average pooling", "pool", pool_shape, avgpool_cost, pool_rf, pool_torch, pool_like=True),
+    Kind("global_avgpool", GlobalArgs, {}, (), "global average pooling", "pool", global_shape, global_avgpool_cost,
+         whole_input, global_torch),
+    Kind("global_maxpool", GlobalArgs, {}, (), "global max pooling", "pool", global_shape, global_maxpool_cost,
+         whole_input, global_torch),
+    Kind("adaptive_avgpool", AdaptiveArgs, {"size": pos_pair}, ("size",), "adaptive average pooling", "pool",
+         adaptive_shape, adaptive_avgpool_cost, adaptive_rf, adaptive_torch),
+    Kind("adaptive_maxpool", AdaptiveArgs, {"size": pos_pair}, ("size",), "adaptive max pooling", "pool",
+         adaptive_shape, adaptive_maxpool_cost, adaptive_rf, adaptive_torch),
+)

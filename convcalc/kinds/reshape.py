@@ -1,0 +1,208 @@
+"""Layers that move or copy values: flatten, identity, dropout, drop_path, channel_shuffle, pixel_shuffle,
+pixel_unshuffle, upsample. None has parameters; only bilinear upsampling does arithmetic.
+
+pixel_shuffle r: C×H×W → C/r²×rH×rW (each output reads one input, as nearest upsampling by r);
+pixel_unshuffle r (space-to-depth): C×H×W → r²C×H/r×W/r (each output position reads an r×r window).
+upsample: to ``size``, or by ``scale`` (an integer or a real factor): o = ⌊i·scale⌋ as PyTorch computes it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from convcalc.kinds.core import AXES, ZERO, AxisOp, AxisOps, Cost, Kind, Layer, LayerShapeError, Shape, area, register
+from convcalc.kinds.norm import pointwise, same_shape
+from convcalc.kinds.pool import whole_input
+from convcalc.kinds.values import choice, factor_pair, pos_pair, positive, probability
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True, slots=True)
+class PlainArgs:
+    """No arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class DropArgs:
+    p: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsArgs:
+    groups: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FactorArgs:
+    factor: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class UpsampleArgs:
+    """``scale`` per axis (int or float) or ``size``; ``mode`` nearest or bilinear."""
+
+    scale: tuple[int | float, int | float] | None = None
+    size: tuple[int, int] | None = None
+    mode: str = "nearest"
+
+
+def upsample_check(args: Mapping[str, Any]) -> tuple[str, str]:
+    """upsample needs exactly one of scale and size."""
+    if ("scale" in args) == ("size" in args):
+        return "upsample needs exactly one of 'scale' or 'size'", "e.g. `- upsample: {scale: 2}`"
+    return "", ""
+
+
+# ---------------------------------------------------------------- shape
+
+
+def flatten_shape(layer: Layer, inp: Shape) -> Shape:
+    """C×H×W → (C·H·W)×1×1."""
+    return Shape(inp.c * inp.h * inp.w, 1, 1)
+
+
+def shuffle_shape(layer: Layer, inp: Shape) -> Shape:
+    """Same shape; groups must divide the channels."""
+    a = layer.args
+    assert isinstance(a, GroupsArgs)
+    if inp.c % a.groups:
+        raise LayerShapeError(f"channel_shuffle groups {a.groups} must divide the channels {inp.c}")
+    return inp
+
+
+def pixel_shape(layer: Layer, inp: Shape) -> Shape:
+    """pixel_shuffle: C/r²×rH×rW (r² must divide C); pixel_unshuffle: r²C×H/r×W/r (r must divide H and W)."""
+    a = layer.args
+    assert isinstance(a, FactorArgs)
+    r = a.factor
+    if layer.kind == "pixel_shuffle":
+        if inp.c % (r * r):
+            raise LayerShapeError(f"pixel_shuffle factor {r} needs channels divisible by {r * r}, found {inp.c}")
+        return Shape(inp.c // (r * r), inp.h * r, inp.w * r)
+    for ax, i in enumerate((inp.h, inp.w)):
+        if i % r:
+            raise LayerShapeError(f"pixel_unshuffle factor {r} must divide the {AXES[ax]} {i}")
+    return Shape(inp.c * r * r, inp.h // r, inp.w // r)
+
+
+def upsample_shape(layer: Layer, inp: Shape) -> Shape:
+    """To ``size``, or ⌊i·scale⌋ per axis (PyTorch computes it in floating point, as here)."""
+    a = layer.args
+    assert isinstance(a, UpsampleArgs)
+    if a.size is not None:
+        return Shape(inp.c, a.size[0], a.size[1])
+    assert a.scale is not None
+    dims = []
+    for ax, (i, s) in enumerate(zip((inp.h, inp.w), a.scale, strict=True)):
+        o = i * s if isinstance(s, int) else math.floor(float(i) * s)
+        if o < 1:
+            raise LayerShapeError(f"upsampling {i} by {s} gives {o} on the {AXES[ax]} axis", "use a larger factor")
+        dims.append(o)
+    return Shape(inp.c, dims[0], dims[1])
+
+
+# ---------------------------------------------------------------- cost
+
+
+def free_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Flatten, dropout, drop_path, identity, shuffles: no params and no arithmetic."""
+    return ZERO
+
+
+def upsample_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
+    """Upsampling: nearest is a copy (0); bilinear is a weighted sum of 4 taps: macs = 4·C·H_out·W_out."""
+    a = layer.args
+    assert isinstance(a, UpsampleArgs)
+    return Cost(macs=4 * out.c * area(out)) if a.mode == "bilinear" else ZERO
+
+
+# ---------------------------------------------------------------- receptive field
+
+
+def pixel_rf(layer: Layer, inp: Shape) -> AxisOps:
+    """pixel_shuffle: nearest upsampling by r; pixel_unshuffle: an r×r window with stride r."""
+    a = layer.args
+    assert isinstance(a, FactorArgs)
+    op = AxisOp(1, a.factor, 0, "up") if layer.kind == "pixel_shuffle" else AxisOp(a.factor, a.factor)
+    return op, op
+
+
+def upsample_rf(layer: Layer, inp: Shape) -> AxisOps:
+    """Upsampling by the factor o/i (nominal where it does not divide): nearest reads 1 input, bilinear 2."""
+    from fractions import Fraction
+
+    a = layer.args
+    assert isinstance(a, UpsampleArgs)
+    out = upsample_shape(layer, inp)
+    k = 2 if a.mode == "bilinear" else 1
+    ops = []
+    for i, o in ((inp.h, out.h), (inp.w, out.w)):
+        s = Fraction(o, i)
+        ops.append(AxisOp(k, s.numerator if s.denominator == 1 else s, 0, "up"))  # type: ignore[arg-type]
+    return ops[0], ops[1]
+
+
+# ---------------------------------------------------------------- PyTorch
+
+
+def reshape_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
+    """The ``torch.nn`` module (dropout and drop_path are identities in ``eval()``)."""
+    from torch import nn
+
+    from convcalc.kinds import torch_modules as tm
+
+    a = layer.args
+    if layer.kind == "flatten":
+        return tm.Flatten()
+    if layer.kind == "dropout":
+        assert isinstance(a, DropArgs)
+        return nn.Dropout(a.p)
+    if layer.kind == "drop_path":
+        assert isinstance(a, DropArgs)
+        return tm.DropPath(a.p)
+    if layer.kind == "channel_shuffle":
+        assert isinstance(a, GroupsArgs)
+        return tm.ChannelShuffle(a.groups)
+    if layer.kind == "pixel_shuffle":
+        assert isinstance(a, FactorArgs)
+        return nn.PixelShuffle(a.factor)
+    if layer.kind == "pixel_unshuffle":
+        assert isinstance(a, FactorArgs)
+        return nn.PixelUnshuffle(a.factor)
+    if layer.kind == "upsample":
+        assert isinstance(a, UpsampleArgs)
+        if a.size is not None:
+            return tm.Resize(a.size, a.mode)
+        assert a.scale is not None
+        scale = (float(a.scale[0]), float(a.scale[1]))
+        if a.mode == "bilinear":
+            return nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False)
+        return nn.Upsample(scale_factor=scale, mode="nearest")
+    return nn.Identity()
+
+
+def _kind(name: str, args: type, params: dict[str, object], required: tuple[str, ...], doc: str,
+          shape: object = same_shape, cost: object = free_cost, rf: object = pointwise, **flags: object) -> Kind:
+    return Kind(name, args, params, required, doc, "other", shape, cost, rf, reshape_torch, **flags)  # type: ignore[arg-type]
+
+
+register(
+    _kind("flatten", PlainArgs, {}, (), "C×H×W → (C·H·W)×1×1", flatten_shape, rf=whole_input),
+    _kind("dropout", DropArgs, {"p": probability}, (), "dropout (identity at inference)"),
+    _kind("drop_path", DropArgs, {"p": probability}, (), "stochastic depth (identity at inference)"),
+    _kind("identity", PlainArgs, {}, (), "identity"),
+    _kind("channel_shuffle", GroupsArgs, {"groups": positive}, ("groups",), "channel shuffle (permutation)",
+          shuffle_shape),
+    _kind("pixel_shuffle", FactorArgs, {"factor": positive}, ("factor",), "depth-to-space by a factor",
+          pixel_shape, rf=pixel_rf),
+    _kind("pixel_unshuffle", FactorArgs, {"factor": positive}, ("factor",), "space-to-depth by a factor",
+          pixel_shape, rf=pixel_rf),
+    _kind("upsample", UpsampleArgs, {"scale": factor_pair, "size": pos_pair, "mode": choice("nearest", "bilinear")},
+          (), "upsampling by a factor or to a size", upsample_shape, upsample_cost, upsample_rf,
+          check=upsample_check),
+)

@@ -1,0 +1,41 @@
+"""Where a spec comes from: a file path, or the name of a model in the bundled zoo."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from convcalc.errors import Diagnostic, Location, SpecError, UsageError
+from convcalc.lang.hints import did_you_mean, directory_hint
+from convcalc.lang.yaml_source import Document, load_bytes, load_file
+
+
+def zoo_names() -> list[str]:
+    """Names of the bundled zoo models."""
+    root = resources.files("convcalc") / "zoo"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def zoo_document(name: str) -> Document:
+    """Load a bundled zoo model by name."""
+    data = (resources.files("convcalc") / "zoo" / f"{name}.yaml").read_bytes()
+    return load_bytes(data, f"zoo:{name}.yaml")
+
+
+def open_source(arg: str) -> Document:
+    """A spec file path, or a zoo model name (``resnet50``)."""
+    path = Path(arg)
+    try:
+        exists = path.exists()
+        directory = exists and path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, or a NUL byte: load_file says so
+        exists, directory = True, False
+    if directory:
+        raise SpecError([Diagnostic(Location(arg, 1, 1), (), "is a directory, not a spec file", directory_hint(arg))])
+    if exists or arg.endswith((".yaml", ".yml")) or "/" in arg:
+        return load_file(path)
+    names = zoo_names()
+    if arg in names:
+        return zoo_document(arg)
+    hint = did_you_mean(arg, names) or "run `convcalc zoo` for the bundled models"
+    raise UsageError([Diagnostic(Location(arg, 1, 1), (), "no such file, and no zoo model of that name", hint)])

@@ -1,0 +1,331 @@
+"""``analyze(spec) -> [Report]`` and ``compare(reports) -> Comparison``: pure, deterministic, computed once.
+
+Every view (tables, JSON, CSV, budgets) is derived from these reports; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from convcalc.errors import Collector, Diagnostic, Location, SpecError, UsageError
+from convcalc.gcpause import paused_gc
+from convcalc.graph import Graph, Node, build_graph
+from convcalc.kinds import WEIGHT_KINDS
+from convcalc.kinds.activation import ACTIVATIONS
+from convcalc.kinds.core import ZERO, Cost, Shape
+from convcalc.lang.spec import Spec, parse_spec
+from convcalc.lang.yaml_source import Document, load_file, load_text
+from convcalc.metrics.receptive import RF
+
+Num = int | Fraction
+Pair = tuple[Num, Num]
+
+
+def _n(v: Fraction | int) -> Num:
+    """An exact number: int when integral."""
+    if type(v) is int:
+        return v
+    return int(v) if Fraction(v).denominator == 1 else Fraction(v)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """The receptive field of one unit, per axis (h, w): size, jump (effective stride), padding, centre."""
+
+    size: Pair
+    stride: Pair
+    padding: Pair
+    centre: Pair
+
+    @classmethod
+    def of(cls, rf: RF) -> Field:
+        return cls(
+            (_n(rf[0].size), _n(rf[1].size)),
+            (_n(rf[0].jump), _n(rf[1].jump)),
+            (_n(rf[0].padding), _n(rf[1].padding)),
+            (_n(rf[0].centre), _n(rf[1].centre)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRow:
+    """One node of the analysed graph, with its cost (batch applied) and receptive field."""
+
+    name: str
+    type: str
+    inputs: tuple[str, ...]
+    output_shape: Shape
+    cost: Cost
+    activations: int
+    rf: Field
+    rf_full: Field
+    notes: tuple[str, ...]
+    training_only: bool
+    data_dependent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRow:
+    """A named block: its output node and the receptive field there."""
+
+    name: str
+    type: str
+    output: str
+    output_shape: Shape
+    rf: Field
+    rf_full: Field
+    #: the sum over the block's layers (named ``name/...``, or ``name``: its merge), as in the report's total
+    cost: Cost = ZERO
+    activations: int = 0
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything convcalc knows about one model (one alternative)."""
+
+    name: str
+    description: str
+    file: str
+    input_shape: Shape
+    batch: int
+    layers: tuple[LayerRow, ...]
+    blocks: tuple[BlockRow, ...]
+    total: Cost
+    training_only: Cost
+    output_shape: Shape
+    rf: Field
+    rf_full: Field
+    weight_layers: int
+    nonlinearities: int
+    activations: int
+    peak_activation: int
+    notes: tuple[str, ...]
+
+    @property
+    def params(self) -> int:
+        return self.total.params
+
+    @property
+    def macs(self) -> int:
+        return self.total.macs
+
+    @property
+    def flops(self) -> int:
+        return self.total.flops
+
+
+def _row(g: Graph, node: Node) -> LayerRow:
+    cost = node.cost.scaled(g.batch)
+    s = node.shape
+    rf = Field.of(node.rf)
+    return LayerRow(
+        node.name, node.kind, tuple(g.nodes[i].name for i in node.inputs), s, cost,
+        0 if node.kind == "split" else s.c * s.h * s.w * g.batch,
+        rf, rf if node.rf_full is node.rf else Field.of(node.rf_full), tuple(node.notes), node.training_only,
+        node.data_dependent,
+    )
+
+
+def counted(row: LayerRow) -> tuple[Cost, int]:
+    """A layer's share of the model total: its cost and activations (a training-only layer: its params)."""
+    return (row.cost.without_work(), 0) if row.training_only else (row.cost, row.activations)
+
+
+def _innermost(name: str, names: set[str]) -> str | None:
+    """The longest of ``names`` that is ``name`` or a ``/``-prefix of it ("" when in ``names``: the root)."""
+    if name in names:
+        return name
+    cut = name.rfind("/")
+    while cut != -1:
+        if name[:cut] in names:
+            return name[:cut]
+        cut = name.rfind("/", 0, cut)
+    return "" if "" in names else None
+
+
+def block_sums(rows: Sequence[LayerRow], names: set[str]) -> dict[str, tuple[Cost, int]]:
+    """Cost and activations of each named block in ``names``: the sum over its layers (named ``block/...``,
+    or the block's own name: a merge), counted as in the report's total. Each layer is added to its innermost
+    block, then each block to the next enclosing one, deepest first: one addition per layer and per block."""
+    sums: dict[str, list[int]] = {n: [0] * 9 for n in names}
+    memo: dict[str, str | None] = {}  # the innermost block of a layer's enclosing path (shared by its siblings)
+    for row in rows:
+        name = row.name
+        if name in names:
+            key: str | None = name
+        else:
+            head = name[:max(name.rfind("/"), 0)]
+            if head in memo:
+                key = memo[head]
+            else:
+                key = memo[head] = _innermost(head, names) if head else ("" if "" in names else None)
+        if key is None:
+            continue
+        c, act = counted(row)
+        v = sums[key]
+        v[0] += c.params
+        v[1] += c.buffers
+        v[2] += c.macs
+        v[3] += c.adds
+        v[4] += c.muls
+        v[5] += c.divs
+        v[6] += c.cmps
+        v[7] += c.special
+        v[8] += act
+    for name in sorted(names, key=lambda n: -n.count("/") if n else 1):  # children before their parents
+        cut = name.rfind("/")
+        parent = _innermost(name[:cut], names) if cut != -1 else ("" if name and "" in names else None)
+        if parent is not None and parent != name:
+            sums[parent] = [a + b for a, b in zip(sums[parent], sums[name], strict=True)]
+    return {n: (Cost(*v[:8]), v[8]) for n, v in sums.items()}
+
+
+def report_of(g: Graph, file: str = "") -> Report:
+    """Derive the report of an expanded graph."""
+    rows = tuple(_row(g, n) for n in g.layers)
+    total = ZERO
+    excluded = ZERO
+    for r in rows:
+        if r.training_only:
+            total = total + r.cost.without_work()
+            excluded = excluded + r.cost
+        else:
+            total = total + r.cost
+    by_index = {n.index: n for n in g.nodes}
+    sums = block_sums(rows, {b.name for b in g.blocks}) if g.blocks else {}
+    blocks = tuple(
+        BlockRow(b.name, b.kind, by_index[b.node].name, by_index[b.node].shape,
+                 Field.of(by_index[b.node].rf), Field.of(by_index[b.node].rf_full), *sums.get(b.name, (ZERO, 0)))
+        for b in g.blocks
+    )
+    out = g.nodes[g.output]
+    inference = [r for r in rows if not r.training_only]
+    notes = tuple(f"{r.name}: {note}" for r in rows for note in r.notes)
+    if any(r.data_dependent for r in rows):
+        notes += ("deformable convolution: receptive fields after it are nominal (data-dependent)",)
+    return Report(
+        name=g.name, description=g.description, file=file, input_shape=g.input, batch=g.batch,
+        layers=rows, blocks=blocks, total=total, training_only=excluded, output_shape=out.shape,
+        rf=Field.of(out.rf), rf_full=Field.of(out.rf_full),
+        weight_layers=sum(1 for r in inference if r.type in WEIGHT_KINDS),
+        nonlinearities=sum(1 for r in inference if r.type in ACTIVATIONS),
+        activations=sum(r.activations for r in inference),
+        peak_activation=max((r.activations for r in inference), default=0),
+        notes=notes,
+    )
+
+
+def _expand(spec: Spec, errors: Collector) -> list[Graph]:
+    """Expand every alternative, adding to ``errors``; raise :class:`SpecError` with all of them, if any."""
+    graphs = [build_graph(spec, m, errors) for m in spec.models]
+    errors.raise_if_any(SpecError)
+    return [g for g in graphs if g is not None]
+
+
+def analyze(spec: Spec) -> list[Report]:
+    """Analyse every alternative of a spec. Raises :class:`SpecError` with all problems found."""
+    with paused_gc():
+        return [report_of(g, spec.file) for g in _expand(spec, Collector())]
+
+
+def graphs_of(doc: Document) -> list[Graph]:
+    """Parse a loaded document and expand every alternative, reporting all problems together."""
+    errors = Collector()
+    return _expand(parse_spec(doc, errors), errors)
+
+
+def analyze_document(doc: Document) -> list[Report]:
+    """Parse and analyse a loaded document, reporting top-level and layer problems together."""
+    with paused_gc():
+        return [report_of(g, doc.file) for g in graphs_of(doc)]
+
+
+def analyze_file(path: str | Path) -> list[Report]:
+    """Read, parse and analyse a spec file."""
+    return analyze_document(load_file(path))
+
+
+def analyze_text(text: str, file: str = "<string>") -> list[Report]:
+    """Parse and analyse spec text."""
+    return analyze_document(load_text(text, file))
+
+
+def display_names(reports: Sequence[Report]) -> list[str]:
+    """A name per report that tells them apart: the model's name, qualified where two reports share it,
+    first by the file's stem (``net (a)``), then by the file (``net (specs/a.yaml)``), then by position."""
+    labels = [r.name for r in reports]
+    for qualify in (lambda r: Path(r.file).stem if r.file else "", lambda r: r.file):
+        kinds: dict[str, set[str]] = {}
+        for r, lab in zip(reports, labels, strict=True):
+            kinds.setdefault(lab, set()).add(qualify(r))
+        labels = [f"{r.name} ({qualify(r)})" if len(kinds[lab]) > 1 and qualify(r) else lab
+                  for r, lab in zip(reports, labels, strict=True)]
+    seen, nth = Counter(labels), Counter[str]()
+    out = []
+    for lab in labels:
+        nth[lab] += 1
+        out.append(f"{lab} #{nth[lab]}" if seen[lab] > 1 else lab)
+    return out
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+NamedT = TypeVar("NamedT", bound=_Named)
+
+
+def pick(items: Sequence[NamedT], name: str | None, option: str = "--alternative") -> list[NamedT]:
+    """The alternatives (reports or graphs) called ``name`` (all when None); :class:`UsageError` listing the
+    names when none is."""
+    if name is None:
+        return list(items)
+    out = [x for x in items if x.name == name]
+    if not out:
+        from convcalc.lang.hints import did_you_mean
+
+        names = list(dict.fromkeys(x.name for x in items))
+        close = did_you_mean(name, names)
+        hint = (close + " " if close.startswith("did you mean") else "") + "The alternatives: " + \
+            ", ".join(repr(n) for n in names)
+        raise UsageError([Diagnostic(Location(option, 0, 0), (), f"no alternative named {name!r}", hint)])
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Alternatives side by side; ratios are against the first (the baseline)."""
+
+    alternatives: tuple[Report, ...]
+
+    @property
+    def baseline(self) -> Report:
+        return self.alternatives[0]
+
+    @cached_property
+    def labels(self) -> tuple[str, ...]:
+        """The alternatives' display names, in order (see :func:`display_names`)."""
+        return tuple(display_names(self.alternatives))
+
+    def label(self, report: Report) -> str:
+        """The display name of one of the alternatives (the object itself, not an equal one)."""
+        return next(lab for r, lab in zip(self.alternatives, self.labels, strict=True) if r is report)
+
+    def ratio(self, report: Report, metric: str) -> float | None:
+        """value / baseline value for ``params``, ``macs`` or ``flops`` (None when the baseline is 0)."""
+        base = getattr(self.baseline, metric)
+        return None if base == 0 else getattr(report, metric) / base
+
+
+def compare(reports: Sequence[Report]) -> Comparison:
+    """Put reports side by side (the first is the baseline). Needs at least one report."""
+    if not reports:
+        raise ValueError("compare needs at least one report")
+    return Comparison(tuple(reports))

@@ -1,0 +1,158 @@
+"""Neutral tables (title, columns, rows, footer) built from reports; rendered as Markdown or Rich."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from convcalc.metrics.analysis import Comparison, Report
+from convcalc.metrics.footprint import Footprint
+from convcalc.units import human, pair, ratio
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[str, ...]]
+    footer: tuple[str, ...] | None = None
+    notes: list[str] = field(default_factory=list)
+    #: columns holding numbers (right-aligned)
+    numeric: frozenset[int] = frozenset()
+    #: columns a narrow terminal may leave out, in the order they go (convcalc.outputs.fit)
+    optional: tuple[int, ...] = ()
+    #: free-text columns a narrow terminal may wrap at spaces
+    wrap: frozenset[int] = frozenset()
+    #: name columns a narrow terminal may shorten in the middle
+    shorten: frozenset[int] = frozenset({0})
+
+
+def shape(s: tuple[int, int, int]) -> str:
+    return f"{s[0]}×{s[1]}×{s[2]}"
+
+
+def mac_share(macs: int, total: int) -> str:
+    """A layer's or block's share of the model's MACs, ``2.9%`` (``-`` when the model has none)."""
+    return f"{100 * macs / total:.1f}%" if total else "-"
+
+
+def show_table(r: Report, exact: bool = False) -> Table:
+    """Per-layer costs: name, type, output shape, params, MACs, share of total MACs, activations."""
+    rows = []
+    for row in r.layers:
+        share = mac_share(row.cost.macs, r.macs)
+        name = row.name + (" (training only)" if row.training_only else "")
+        rows.append((name, row.type, shape(row.output_shape), human(row.cost.params, exact),
+                     human(row.cost.macs, exact), share, human(row.activations, exact)))
+    footer = ("total", "", shape(r.output_shape), human(r.params, exact), human(r.macs, exact), "100%",
+              human(r.activations, exact))
+    notes = [f"input {shape(r.input_shape)}, batch {r.batch}; FLOPs {human(r.flops, exact)} "
+             f"(= 2·MACs + adds + muls + divs); buffers {human(r.total.buffers, exact)}",
+             "MACs % = share of the total MACs; activations = elements of each layer's output, summed in the "
+             "total"]
+    if r.training_only.macs:
+        notes.append(f"training-only branches: {human(r.training_only.macs, exact)} MACs not in the inference pass")
+    notes.extend(r.notes)
+    return Table(r.name, ("layer", "type", "output", "params", "MACs", "MACs %", "activations"), rows, footer,
+                 notes, frozenset({3, 4, 5, 6}), optional=(6, 1))
+
+
+def compare_table(c: Comparison, exact: bool = False, title: str = "compare") -> Table:
+    """Alternatives side by side with ratios against the first."""
+    rows = []
+    for r in c.alternatives:
+        rows.append((c.label(r), human(r.params, exact), ratio(c.ratio(r, "params")), human(r.macs, exact),
+                     ratio(c.ratio(r, "macs")), human(r.flops, exact), ratio(c.ratio(r, "flops")),
+                     human(r.activations, exact), shape(r.output_shape), pair(r.rf.size),
+                     f"{r.weight_layers}/{r.nonlinearities}"))
+    notes = [f"ratios against {c.labels[0]!r}; activations = elements of all layer outputs; depth = weight "
+             "layers / non-linearities"]
+    for r in c.alternatives:
+        notes.extend(f"{c.label(r)}: {n}" for n in r.notes)
+    return Table(title, ("model", "params", "×", "MACs", "×", "FLOPs", "×", "activations", "output", "RF",
+                         "depth"), rows, None, notes, frozenset({1, 2, 3, 4, 5, 6, 7}), optional=(6, 5, 8, 7, 10))
+
+
+def zoo_table(reports: Sequence[Report], exact: bool = False) -> Table:
+    """The bundled models: input, params, MACs (torchvision's "GFLOPS" label is MACs), description."""
+    rows = [(r.name, shape(r.input_shape), human(r.params, exact), human(r.macs, exact), r.description)
+            for r in reports]
+    return Table("zoo", ("model", "input", "params", "MACs", "description"), rows, None,
+                 ["use a name wherever a spec file is expected: convcalc show resnet50"], frozenset({2, 3}),
+                 optional=(1,), wrap=frozenset({4}))
+
+
+def rf_table(r: Report, exact: bool = False) -> Table:
+    """Per-layer receptive field: size, effective stride (jump), effective padding, centre (per axis)."""
+    rows = []
+    blocks_at: dict[str, list[str]] = {}
+    for block in r.blocks:
+        blocks_at.setdefault(block.output, []).append(block.name)
+    for row in r.layers:
+        notes = list(row.notes)
+        if row.rf_full != row.rf:
+            notes.append(f"full RF {pair(row.rf_full.size)} (global side path)")
+        if row.data_dependent:
+            notes.append("data-dependent")
+        rows.append((row.name, row.type, shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
+                     pair(row.rf.padding), pair(row.rf.centre), "; ".join(notes)))
+        for name in blocks_at.get(row.name, []):
+            if name != row.name:
+                rows.append((f"[{name}]", "block", shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
+                             pair(row.rf.padding), pair(row.rf.centre), ""))
+    notes = [f"input {shape(r.input_shape)}; RF, stride (jump) and padding are h×w in input pixels; "
+             "centre of output unit 0"]
+    notes.extend(r.notes)
+    return Table(r.name, ("layer", "type", "output", "RF", "stride", "padding", "centre", "notes"), rows, None,
+                 notes, optional=(1, 2), wrap=frozenset({7}))
+
+
+_SHADES = "░▒▓█"
+#: Largest map drawn in a terminal or Markdown block (rows, columns).
+MAP_ROWS, MAP_COLS = 64, 128
+
+
+def footprint_text(model: str, fp: Footprint) -> list[str]:
+    """A footprint as text: which node stands for a named block, per-axis summary and counts, and the 2-D
+    map (· marks a hole) where it fits."""
+    from fractions import Fraction
+
+    h, w = fp.axes
+    lines = [f"{model}: footprint of one interior unit of {fp.layer!r} (paths from each input pixel, one channel)"]
+    if fp.block:
+        lines.append(f"  block {fp.block!r} → its output node {fp.layer!r}")
+    for axis, a in (("h", h), ("w", w)):
+        lines.append(f"  {axis}: RF {len(a.counts)} from {a.start}, {a.paths:,} paths, {a.holes} holes, "
+                     f"ERF50 {a.erf(Fraction(1, 2))}, ERF95 {a.erf(Fraction(95, 100))}")
+        if len(a.counts) <= MAP_COLS:
+            lines.append("     " + " ".join(str(c) for c in a.counts))
+    if fp.data_dependent:
+        lines.append("  deformable convolution upstream: nominal footprint, the real one depends on the data")
+    if fp.map is not None and len(fp.map) <= MAP_ROWS and len(fp.map[0]) <= MAP_COLS:
+        top = max(max(row) for row in fp.map)
+        for row in fp.map:
+            lines.append("  " + "".join("·" if c == 0 else _SHADES[min(3, 4 * c // (top + 1))] for c in row))
+        lines.append(f"  (· no path; {' '.join(_SHADES)} quarters of the largest count, {top:,})")
+    else:
+        lines.append("  (2-D map omitted: larger than the terminal; --format json has the counts)")
+    return lines
+
+
+def depth_table(r: Report, depth: int, exact: bool = False) -> Table:
+    """``show --depth N``: per block at nesting depth N, its layers' params, MACs, activations, share of MACs."""
+    from convcalc.metrics.blocks import at_depth
+
+    rows = []
+    for b in at_depth(r, depth):
+        share = mac_share(b.cost.macs, r.macs)
+        rows.append((b.name, b.type, str(b.layers), human(b.cost.params, exact), human(b.cost.macs, exact),
+                     human(b.activations, exact), share))
+    footer = ("total", "", str(len(r.layers)), human(r.params, exact), human(r.macs, exact),
+              human(r.activations, exact), "100%")
+    notes = [f"input {shape(r.input_shape)}, batch {r.batch}; blocks at depth {depth}: layer names cut after "
+             f"{depth} '/'-separated segment(s), each layer in one row, so the rows sum to the totals; "
+             "activations = elements of the layer outputs"]
+    if r.training_only.macs:
+        notes.append(f"training-only branches: {human(r.training_only.macs, exact)} MACs not in the inference pass")
+    return Table(f"{r.name} (depth {depth})", ("block", "type", "layers", "params", "MACs", "activations", "MACs %"),
+                 rows, footer, notes, frozenset({2, 3, 4, 5, 6}), optional=(5, 1))

@@ -1,0 +1,1 @@
+"""Neutral PyTorch builders of public architectures, written for the cross-checks (torch only)."""

@@ -1,0 +1,44 @@
+"""Every spec that worked before spec format 2 gives identical numbers (issue 11).
+
+``tests/data/figures-0.1.json`` was recorded with convcalc 0.1 + issue 10 (commit 2847fa9), before any
+change of spec format 2: per spec file, each model's JSON (schema 2) without its per-layer list, and a
+SHA-256 of that list (names, kinds, shapes, costs, receptive fields of every layer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from convcalc.lang.sources import open_source
+from convcalc.metrics.analysis import analyze_document
+from convcalc.outputs.render import report_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDED = json.loads((ROOT / "tests" / "data" / "figures-0.1.json").read_text())
+
+
+def test_the_record_covers_the_bundled_specs() -> None:
+    zoo = {f"convcalc/zoo/{p.name}" for p in (ROOT / "convcalc" / "zoo").glob("*.yaml")}
+    assert len(RECORDED) >= 40
+    assert {f for f in RECORDED if f.startswith("convcalc/zoo/")} <= zoo
+
+
+@pytest.mark.parametrize("file", sorted(RECORDED))
+def test_same_numbers_as_before(file: str) -> None:
+    reports = analyze_document(open_source(str(ROOT / file)))
+    models = []
+    for r in reports:
+        d = report_dict(r)
+        layers = d.pop("layers")
+        d.pop("blocks", None)
+        d["layers_sha256"] = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()
+        d["layer_count"] = len(layers)
+        d["file"] = file
+        models.append(d)
+    want = RECORDED[file]
+    keys = sorted(want[0])
+    assert [{k: m.get(k) for k in keys} for m in models] == want
