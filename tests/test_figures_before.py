@@ -24,12 +24,16 @@ RECORDED = json.loads((ROOT / "tests" / "data" / "figures-0.1.json").read_text()
 def test_the_record_covers_the_bundled_specs() -> None:
     zoo = {f"convcalc/zoo/{p.name}" for p in (ROOT / "convcalc" / "zoo").glob("*.yaml")}
     assert len(RECORDED) >= 40
-    assert {f for f in RECORDED if f.startswith("convcalc/zoo/")} <= zoo
+    from convcalc.lang.sources import zoo_names
+
+    assert {Path(f).stem for f in RECORDED if f.startswith("convcalc/zoo/")} <= set(zoo_names())
 
 
 @pytest.mark.parametrize("file", sorted(RECORDED))
 def test_same_numbers_as_before(file: str) -> None:
-    reports = analyze_document(open_source(str(ROOT / file)))
+    # a zoo model that moved into a family file is asked for by its zoo name
+    moved = file.startswith("convcalc/zoo/") and not (ROOT / file).exists()
+    reports = analyze_document(open_source(Path(file).stem if moved else str(ROOT / file)))
     models = []
     for r in reports:
         d = report_dict(r)
@@ -38,7 +42,9 @@ def test_same_numbers_as_before(file: str) -> None:
         d["layers_sha256"] = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()
         d["layer_count"] = len(layers)
         d["file"] = file
+        if moved:
+            d.pop("description")
         models.append(d)
-    want = RECORDED[file]
+    want = [{k: v for k, v in m.items() if not (moved and k == "description")} for m in RECORDED[file]]
     keys = sorted(want[0])
     assert [{k: m.get(k) for k in keys} for m in models] == want

@@ -18,6 +18,7 @@ from convcalc import __version__
 from convcalc.errors import ConvcalcError
 
 if TYPE_CHECKING:
+    from convcalc.lang.spec import Settings
     from convcalc.metrics.analysis import Report
     from convcalc.outputs.views import Table
 
@@ -76,6 +77,44 @@ AlternativeOpt = typer.Option(None, "--alternative", metavar="NAME",
 T = TypeVar("T")
 
 
+SetOpt = typer.Option(None, "--set", metavar="NAME=VALUE",
+                      help="Set a parameter of the spec's params: (repeatable), e.g. --set width=0.75.")
+SizeOpt = typer.Option(None, "--size", metavar="H|HxW", help="Override the input height and width (224 or 240x320).")
+BatchOpt = typer.Option(None, "--batch", metavar="N", help="Override the input batch.")
+
+
+def _settings(values: list[str] | None, size: str | None, batch: str | None) -> Settings:
+    """The command line's --set, --size and --batch (a usage error exits 2)."""
+    from convcalc.errors import Diagnostic, Location, UsageError
+    from convcalc.lang.spec import Settings, parse_setting
+
+    def bad(option: str, found: str, expected: str) -> UsageError:
+        return UsageError([Diagnostic(Location(option, 0, 0), (), f"expected {expected}, found {found!r}", "")])
+
+    def build() -> Settings:
+        parsed: dict[str, object] = {}
+        for text in values or []:
+            try:
+                name, value = parse_setting(text)
+            except ValueError:
+                raise bad("--set", text, "NAME=VALUE (e.g. --set width=0.75)") from None
+            parsed[name] = value
+        hw: tuple[int, int] | None = None
+        if size is not None:
+            parts = size.lower().replace("×", "x").split("x")
+            if len(parts) not in (1, 2) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+                raise bad("--size", size, "H or HxW with positive integers (e.g. 224 or 240x320)")
+            hw = (int(parts[0]), int(parts[-1]))
+        n: int | None = None
+        if batch is not None:
+            if not batch.strip().isdigit() or int(batch) < 1:
+                raise bad("--batch", batch, "a positive integer")
+            n = int(batch)
+        return Settings(parsed, hw, n)
+
+    return _guard(build)
+
+
 def _guard(fn: Callable[[], T]) -> T:
     """Run library work; a user's mistake becomes a located message on stderr and exit code 2."""
     try:
@@ -125,11 +164,11 @@ def _out(text: str, kind: str = "text") -> None:
     sys.stdout.write(textout.for_encoding(text, getattr(sys.stdout, "encoding", None), kind))
 
 
-def _reports(source: str) -> list[Report]:
+def _reports(source: str, settings: Settings | None = None) -> list[Report]:
     from convcalc.lang.sources import open_source
     from convcalc.metrics.analysis import analyze_document
 
-    return _guard(lambda: analyze_document(open_source(source)))
+    return _guard(lambda: analyze_document(open_source(source), settings))
 
 
 def _version(value: bool) -> None:
@@ -155,12 +194,15 @@ def show(
         help="Per block at nesting depth N instead of per layer: params, MACs, activations, share of MACs "
              "(1: top-level blocks and layers, e.g. layer1..layer4 and fc of a ResNet; 2: the blocks in them)."),
     alternative: str | None = AlternativeOpt,
+    set_: list[str] | None = SetOpt,
+    size: str | None = SizeOpt,
+    batch: str | None = BatchOpt,
 ) -> None:
     """Per-layer (or, with --depth, per-block) cost table with totals, for every model in SPEC."""
     from convcalc.outputs import render, views
 
     n = _depth(depth)
-    reports = _alternatives(_reports(spec), alternative)
+    reports = _alternatives(_reports(spec, _settings(set_, size, batch)), alternative)
     if n is None:
         _emit_models(reports, fmt, exact, render.show_csv, views.show_table)
     else:
@@ -204,6 +246,9 @@ def compare(
     specs: list[str] = typer.Argument(..., help="A spec with alternatives, or several specs / zoo names."),
     fmt: Format = FormatOpt,
     exact: bool = ExactOpt,
+    set_: list[str] | None = SetOpt,
+    size: str | None = SizeOpt,
+    batch: str | None = BatchOpt,
 ) -> None:
     """Alternatives side by side: params, MACs, FLOPs, output, RF, depth, and ratios to the first."""
     from convcalc.metrics.analysis import compare as compare_reports
@@ -213,9 +258,10 @@ def compare(
     # compared (one complete document on stdout), the bad ones listed, and the exit code is 2
     reports: list[Report] = []
     bad: list[str] = []
+    settings = _settings(set_, size, batch)
     for s in specs:
         try:
-            reports.extend(_reports(s))
+            reports.extend(_reports(s, settings))
         except typer.Exit:
             bad.append(s)
     if bad and len(specs) > 1:
@@ -252,23 +298,27 @@ def rf(
         help="Show which input pixels one unit of LAYER (a layer or named block of the rf table) depends on, "
              "through how many paths, and its effective receptive field (50% and 95% of the paths)."),
     alternative: str | None = AlternativeOpt,
+    set_: list[str] | None = SetOpt,
+    size: str | None = SizeOpt,
+    batch: str | None = BatchOpt,
 ) -> None:
     """Receptive field of every layer and named block: size, effective stride, padding, centre (h×w)."""
     from convcalc.outputs import render, views
 
+    settings = _settings(set_, size, batch)
     if map_layer is not None:
-        _footprints(spec, map_layer, fmt, alternative)
+        _footprints(spec, map_layer, fmt, alternative, settings)
         return
-    _emit_models(_alternatives(_reports(spec), alternative), fmt, exact, render.rf_csv, views.rf_table)
+    _emit_models(_alternatives(_reports(spec, settings), alternative), fmt, exact, render.rf_csv, views.rf_table)
 
 
-def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None) -> None:
+def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None, settings: Settings) -> None:
     from convcalc.lang.sources import open_source
     from convcalc.metrics.analysis import graphs_of, pick
     from convcalc.metrics.footprint import footprints, lacking
     from convcalc.outputs import render, views
 
-    graphs = _guard(lambda: pick(graphs_of(open_source(spec)), alternative))
+    graphs = _guard(lambda: pick(graphs_of(open_source(spec), settings), alternative))
     items = _guard(lambda: footprints(graphs, layer))
     if fmt is Format.json:
         _out(render.footprint_json(items), "json")

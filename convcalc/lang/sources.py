@@ -11,15 +11,24 @@ from convcalc.lang.yaml_source import Document, load_bytes, load_file
 
 
 def zoo_names() -> list[str]:
-    """Names of the bundled zoo models."""
+    """Names of the bundled zoo models: each plain file, and each variant of a family file."""
+    from convcalc.zoo import VARIANTS
+
     root = resources.files("convcalc") / "zoo"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    files = {p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml")}
+    return sorted((files - set(VARIANTS.values())) | set(VARIANTS))
 
 
 def zoo_document(name: str) -> Document:
-    """Load a bundled zoo model by name."""
-    data = (resources.files("convcalc") / "zoo" / f"{name}.yaml").read_bytes()
-    return load_bytes(data, f"zoo:{name}.yaml")
+    """Load a bundled zoo model by name (a variant of a family file: that file, with the variant chosen)."""
+    from convcalc.zoo import VARIANTS
+
+    stem = VARIANTS.get(name, name)
+    data = (resources.files("convcalc") / "zoo" / f"{stem}.yaml").read_bytes()
+    doc = load_bytes(data, f"zoo:{stem}.yaml")
+    if stem != name:
+        doc.variant = name
+    return doc
 
 
 def open_source(arg: str) -> Document:

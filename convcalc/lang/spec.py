@@ -18,7 +18,7 @@ from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: gra
 from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
 from convcalc.lang.yaml_source import Document, load_file, load_text
 
-TOP_KEYS = ("convcalc", "name", "description", "params", "input", "defaults", "blocks", "layers", "outputs",
+TOP_KEYS = ("convcalc", "name", "description", "params", "variants", "input", "defaults", "blocks", "layers", "outputs",
             "alternatives", "budget")
 ALT_KEYS = ("name", "description", "input", "layers", "outputs", "budget")
 INPUT_KEYS = ("channels", "height", "width", "size", "batch")
@@ -209,6 +209,22 @@ def _params(p: _Parser, raw: Any, settings: Settings) -> dict[str, Any]:
     return env
 
 
+def _variant(doc: Document, data: Any, settings: Settings) -> Settings | None:
+    """The settings of the variant ``doc.variant`` of a family file (its ``variants:`` entry), under the
+    command line's."""
+    variants = data.get("variants") if isinstance(data, dict) else None
+    chosen = variants.get(doc.variant) if isinstance(variants, dict) else None
+    if not isinstance(chosen, dict):
+        raise SpecError([Diagnostic(doc.loc(("variants",)), ("variants",), f"no variant {doc.variant!r}", "")])
+    return replace(settings, values={**chosen, **settings.values})
+
+
+def variant_names(data: Any) -> list[str]:
+    """The names under a family file's ``variants:``."""
+    variants = data.get("variants") if isinstance(data, dict) else None
+    return [str(k) for k in variants] if isinstance(variants, dict) else []
+
+
 def parse_setting(text: str) -> tuple[str, Any]:
     """``NAME=VALUE`` from ``--set``: the value read as YAML (``0.75``, ``[1, 2]``, ``true``, text)."""
     import yaml
@@ -235,6 +251,9 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
     parameters, the input size and the batch (the command line's ``--set``, ``--size``, ``--batch``).
     """
     settings = settings or Settings()
+    variant = _variant(doc, doc.data, settings) if doc.variant else None
+    if variant is not None:
+        settings = variant
     own = errors is None
     col = errors if errors is not None else Collector()
     p = _Parser(doc, col)
@@ -249,7 +268,7 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
         p.err(("convcalc",), f"expected format version 1 or 2, found {describe(top['convcalc'])}",
               "versions 1 and 2 exist (2 adds from:, outputs:, params:, include:)")
     spec.params = p.env = _params(p, top.get("params"), settings)
-    spec.name = p.text(top.get("name"), ("name",)) or stem
+    spec.name = doc.variant or p.text(top.get("name"), ("name",)) or stem
     spec.description = p.text(top.get("description"), ("description",)) or ""
     spec.budget = top.get("budget")
     d = top.get("defaults", {})

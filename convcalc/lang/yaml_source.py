@@ -61,6 +61,8 @@ class Document:
     #: to build and to keep for the ~4 values per layer of a long spec)
     locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     base_dir: Path | None = None
+    #: the variant of a family file asked for (a zoo name such as ``efficientnet_b3``), or ""
+    variant: str = ""
     #: problems found while converting (duplicate keys, unsupported tags); raised together by load_text
     problems: Collector = field(default_factory=Collector, repr=False, compare=False)
 

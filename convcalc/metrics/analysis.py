@@ -19,7 +19,7 @@ from convcalc.graph import Graph, Node, build_graph
 from convcalc.kinds import WEIGHT_KINDS
 from convcalc.kinds.activation import ACTIVATIONS
 from convcalc.kinds.core import ZERO, Cost, Shape
-from convcalc.lang.spec import Spec, parse_spec
+from convcalc.lang.spec import Settings, Spec, parse_spec
 from convcalc.lang.yaml_source import Document, load_file, load_text
 from convcalc.metrics.receptive import RF
 
@@ -234,16 +234,17 @@ def analyze(spec: Spec) -> list[Report]:
         return [report_of(g, spec.file) for g in _expand(spec, Collector())]
 
 
-def graphs_of(doc: Document) -> list[Graph]:
-    """Parse a loaded document and expand every alternative, reporting all problems together."""
+def graphs_of(doc: Document, settings: Settings | None = None) -> list[Graph]:
+    """Parse a loaded document and expand every alternative, reporting all problems together.
+    ``settings``: the command line's ``--set``, ``--size`` and ``--batch``."""
     errors = Collector()
-    return _expand(parse_spec(doc, errors), errors)
+    return _expand(parse_spec(doc, errors, settings), errors)
 
 
-def analyze_document(doc: Document) -> list[Report]:
+def analyze_document(doc: Document, settings: Settings | None = None) -> list[Report]:
     """Parse and analyse a loaded document, reporting top-level and layer problems together."""
     with paused_gc():
-        return [report_of(g, doc.file) for g in graphs_of(doc)]
+        return [report_of(g, doc.file) for g in graphs_of(doc, settings)]
 
 
 def analyze_file(path: str | Path) -> list[Report]:

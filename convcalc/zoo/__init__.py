@@ -1,0 +1,12 @@
+"""The bundled zoo: one spec per model, or one family file per torchvision family.
+
+A family file declares ``params:`` and ``variants:`` (each variant's parameter values, by zoo name).
+:data:`FAMILIES` lists each family file's variants (one line per family; a test checks it against the
+files); every other ``*.yaml`` here is one model named by its stem.
+"""
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+}
+
+#: zoo name → family file stem
+VARIANTS: dict[str, str] = {v: stem for stem, names in FAMILIES.items() for v in names}
