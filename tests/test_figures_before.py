@@ -37,7 +37,7 @@ def test_same_numbers_as_before(file: str) -> None:
     models = []
     for r in reports:
         d = report_dict(r)
-        layers = d.pop("layers")
+        layers = [{k: v for k, v in x.items() if k != "feeds_output"} for x in d.pop("layers")]  # added since
         d.pop("blocks", None)
         d["layers_sha256"] = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()
         d["layer_count"] = len(layers)

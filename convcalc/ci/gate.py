@@ -186,9 +186,16 @@ def metric_value(r: Report, metric: str, rf: Field) -> Num | tuple[Num, Num]:
 
 
 def field_at(r: Report, name: str | None) -> Field | None:
-    """The receptive field at the model output, or at a layer or named block."""
+    """The receptive field at the model output, or at a layer or named block. With several outputs: per axis
+    the smallest receptive field and the largest effective stride of any output (a limit holds at every
+    output exactly when it holds for these)."""
     if name is None:
-        return r.rf
+        if len(r.outputs) <= 1:
+            return r.rf
+        fields = [o.rf for o in r.outputs]
+        return Field(tuple(min(f.size[ax] for f in fields) for ax in (0, 1)),  # type: ignore[arg-type]
+                     tuple(max(f.stride[ax] for f in fields) for ax in (0, 1)),  # type: ignore[arg-type]
+                     r.rf.padding, r.rf.centre)
     for row in r.layers:
         if row.name == name:
             return row.rf

@@ -168,7 +168,11 @@ def _reports(source: str, settings: Settings | None = None) -> list[Report]:
     from convcalc.lang.sources import open_source
     from convcalc.metrics.analysis import analyze_document
 
-    return _guard(lambda: analyze_document(open_source(source), settings))
+    reports = _guard(lambda: analyze_document(open_source(source), settings))
+    for r in reports:
+        for w in r.warnings:
+            sys.stderr.write(f"warning: {r.name}: {w}\n")
+    return reports
 
 
 def _version(value: bool) -> None:

@@ -68,6 +68,18 @@ class LayerRow:
     notes: tuple[str, ...]
     training_only: bool
     data_dependent: bool
+    #: feeds none of the model's outputs (and is not in a side block): not in the totals
+    dead: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRow:
+    """One output of a model: its name (the layer it is), shape and receptive field."""
+
+    name: str
+    shape: Shape
+    rf: Field
+    rf_full: Field
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +118,10 @@ class Report:
     activations: int
     peak_activation: int
     notes: tuple[str, ...]
+    #: every output (one when the spec declares no ``outputs:``); ``output_shape`` and ``rf`` are the first's
+    outputs: tuple[OutputRow, ...] = ()
+    #: problems that did not stop the analysis (layers that feed no output, …)
+    warnings: tuple[str, ...] = ()
 
     @property
     def params(self) -> int:
@@ -128,7 +144,7 @@ def _row(g: Graph, node: Node) -> LayerRow:
         node.name, node.kind, tuple(g.nodes[i].name for i in node.inputs), s, cost,
         0 if node.kind == "split" else s.c * s.h * s.w * g.batch,
         rf, rf if node.rf_full is node.rf else Field.of(node.rf_full), tuple(node.notes), node.training_only,
-        node.data_dependent,
+        node.data_dependent, node.index in g.dead,
     )
 
 
@@ -192,6 +208,8 @@ def report_of(g: Graph, file: str = "") -> Report:
     total = ZERO
     excluded = ZERO
     for r in rows:
+        if r.dead:
+            continue
         if r.training_only:
             total = total + r.cost.without_work()
             excluded = excluded + r.cost
@@ -205,7 +223,9 @@ def report_of(g: Graph, file: str = "") -> Report:
         for b in g.blocks
     )
     out = g.nodes[g.output]
-    inference = [r for r in rows if not r.training_only]
+    outputs = tuple(OutputRow(o.name, g.nodes[o.node].shape, Field.of(g.nodes[o.node].rf),
+                              Field.of(g.nodes[o.node].rf_full)) for o in g.outputs)
+    inference = [r for r in rows if not r.training_only and not r.dead]
     notes = tuple(f"{r.name}: {note}" for r in rows for note in r.notes)
     if any(r.data_dependent for r in rows):
         notes += ("deformable convolution: receptive fields after it are nominal (data-dependent)",)
@@ -217,7 +237,7 @@ def report_of(g: Graph, file: str = "") -> Report:
         nonlinearities=sum(1 for r in inference if r.type in ACTIVATIONS),
         activations=sum(r.activations for r in inference),
         peak_activation=max((r.activations for r in inference), default=0),
-        notes=notes,
+        notes=notes, outputs=outputs, warnings=tuple(g.warnings),
     )
 
 

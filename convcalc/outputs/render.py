@@ -48,7 +48,7 @@ def layer_dict(row: LayerRow) -> dict[str, Any]:
         "name": row.name, "type": row.type, "inputs": list(row.inputs), "output_shape": list(row.output_shape),
         **_cost(row.cost), "activations": row.activations, **_field(row.rf),
         "rf_full": _pair(row.rf_full.size), "notes": list(row.notes), "training_only": row.training_only,
-        "data_dependent": row.data_dependent,
+        "data_dependent": row.data_dependent, "feeds_output": not row.dead,
     }
 
 
@@ -74,6 +74,9 @@ def report_dict(r: Report) -> dict[str, Any]:
         "weight_layers": r.weight_layers, "nonlinearities": r.nonlinearities,
         "activations": r.activations, "peak_activation": r.peak_activation,
         "notes": list(r.notes),
+        "outputs": [{"name": o.name, "shape": list(o.shape), **_field(o.rf), "rf_full": _pair(o.rf_full.size)}
+                    for o in r.outputs],
+        "warnings": list(r.warnings),
         "layers": [layer_dict(x) for x in r.layers],
         "blocks": [block_dict(b) for b in r.blocks],
     }

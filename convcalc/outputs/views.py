@@ -36,6 +36,13 @@ def mac_share(macs: int, total: int) -> str:
     return f"{100 * macs / total:.1f}%" if total else "-"
 
 
+def _outputs_note(r: Report) -> list[str]:
+    """One line per output when a model has several: name, shape, receptive field and stride."""
+    if len(r.outputs) <= 1:
+        return []
+    return [f"output {o.name}: {shape(o.shape)}, RF {pair(o.rf.size)}, stride {pair(o.rf.stride)}" for o in r.outputs]
+
+
 def show_table(r: Report, exact: bool = False) -> Table:
     """Per-layer costs: name, type, output shape, params, MACs, share of total MACs, activations."""
     rows = []
@@ -53,6 +60,7 @@ def show_table(r: Report, exact: bool = False) -> Table:
     if r.training_only.macs:
         notes.append(f"training-only branches: {human(r.training_only.macs, exact)} MACs not in the inference pass")
     notes.extend(r.notes)
+    notes.extend(_outputs_note(r))
     return Table(r.name, ("layer", "type", "output", "params", "MACs", "MACs %", "activations"), rows, footer,
                  notes, frozenset({3, 4, 5, 6}), optional=(6, 1))
 
@@ -94,6 +102,8 @@ def rf_table(r: Report, exact: bool = False) -> Table:
             notes.append(f"full RF {pair(row.rf_full.size)} (global side path)")
         if row.data_dependent:
             notes.append("data-dependent")
+        if row.dead:
+            notes.append("feeds no output")
         rows.append((row.name, row.type, shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
                      pair(row.rf.padding), pair(row.rf.centre), "; ".join(notes)))
         for name in blocks_at.get(row.name, []):
@@ -103,6 +113,7 @@ def rf_table(r: Report, exact: bool = False) -> Table:
     notes = [f"input {shape(r.input_shape)}; RF, stride (jump) and padding are h×w in input pixels; "
              "centre of output unit 0"]
     notes.extend(r.notes)
+    notes.extend(_outputs_note(r))
     return Table(r.name, ("layer", "type", "output", "RF", "stride", "padding", "centre", "notes"), rows, None,
                  notes, optional=(1, 2), wrap=frozenset({7}))
 

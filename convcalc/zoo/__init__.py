@@ -6,6 +6,9 @@ files); every other ``*.yaml`` here is one model named by its stem.
 """
 
 FAMILIES: dict[str, tuple[str, ...]] = {
+    "efficientnet": tuple(f"efficientnet_b{i}" for i in range(8)),  # efficientnet_b0 … efficientnet_b7
+    "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
+    "mobilenet_v3": ("mobilenet_v3_large", "mobilenet_v3_small"),
 }
 
 #: zoo name → family file stem
