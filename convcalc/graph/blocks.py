@@ -43,6 +43,8 @@ class Ctx:
     calls: tuple[tuple[str, Location], ...] = ()
     training_only: bool = False
     side: bool = False
+    #: the file being walked, when not the spec's own (the body of an included named block)
+    doc: Document | None = None
 
     def via(self) -> str:
         """``via bottleneck at spec.yaml:12:5; …`` for a problem inside named-block calls, or ''."""
@@ -79,7 +81,8 @@ class BlockWalker:
         def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: Ctx,
                   scope: Scope) -> int | None: ...
         def split(self, x: int, channels: list[int], scope: Scope, path: KeyPath, ctx: Ctx) -> list[int]: ...
-        def end_block(self, name: str, kind: str, node: int, path: KeyPath) -> None: ...
+        def end_block(self, name: str, kind: str, node: int, path: KeyPath, ctx: Ctx) -> None: ...
+        def loc(self, path: KeyPath, ctx: Ctx) -> Location: ...
 
     def min_visits(self, items: Any, seen: frozenset[str] = frozenset()) -> int:
         """A lower bound of the visits one walk of a layer list makes (literal repeat/dense counts
@@ -120,7 +123,7 @@ class BlockWalker:
         inner = Scope(full + "/", declared([{kind: args}], True)) if full is not None else scope
         out = getattr(self, "_" + kind)(args, path, x, inner, ctx, full, scope)
         if named and full is not None and out is not None:
-            self.end_block(full, kind, out, path)
+            self.end_block(full, kind, out, path, ctx)
         return out  # type: ignore[no-any-return]
 
     def count(self, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None:
@@ -358,7 +361,7 @@ class BlockWalker:
         # defaults may be expressions over earlier parameters (and in_channels, in_height, in_width)
         for key in t.params:
             if key not in args and key in env:
-                good, v = self.sub(env[key], t.path[:-1] + ("params", key), Ctx({**base, **env}, ctx.calls))
+                good, v = self.sub(env[key], t.path[:-1] + ("params", key), Ctx({**base, **env}, ctx.calls, doc=t.doc or ctx.doc))
                 ok = ok and good
                 env[key] = v
         own = "name" in args or not inline
@@ -366,9 +369,10 @@ class BlockWalker:
         if not ok:
             return None
         inner = Scope(full + "/" if own else scope.prefix, declared(t.body))
-        new_ctx = Ctx({**base, **env}, ctx.calls + ((t.name, self.doc.loc(path)),), ctx.training_only, ctx.side)
+        new_ctx = Ctx({**base, **env}, ctx.calls + ((t.name, self.loc(path, ctx)),), ctx.training_only, ctx.side,
+                      t.doc or ctx.doc)
         out = self.seq(t.body, t.path, x, inner, new_ctx, fresh=True)
         if out is not None:
-            self.end_block(full, t.name, out, path)
+            self.end_block(full, t.name, out, path, ctx)
         return out
 

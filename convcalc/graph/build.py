@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
+from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
 from convcalc.expr import ExprError, Unknown, interpolate_text, is_expression, substitute
 from convcalc.graph.blocks import BLOCK_KEYS, BLOCK_KINDS, BlockWalker, Ctx, TooLarge
 from convcalc.graph.names import resolve
@@ -47,7 +47,7 @@ class Builder(BlockWalker):
         self.edges = 0  # inputs of all nodes
         self.depth = 0  # nesting of item() calls, across template calls
         #: warnings by the key path they are about (a named block's body is walked once per call)
-        self.warnings: dict[KeyPath, str] = {}
+        self.warnings: dict[tuple[Location, KeyPath], str] = {}
         self.rf = ReceptivePass(self.nodes, self.node_error)
 
     # ------------------------------------------------------------ diagnostics
@@ -55,7 +55,11 @@ class Builder(BlockWalker):
     def err(self, path: KeyPath, message: str, hint: str, ctx: Ctx) -> None:
         via = ctx.via()
         hint = f"{hint} ({via})" if hint and via else hint or via
-        self.errors.add(Diagnostic(self.doc.loc(path), path, message, hint))
+        self.errors.add(Diagnostic(self.loc(path, ctx), path, message, hint))
+
+    def loc(self, path: KeyPath, ctx: Ctx) -> Location:
+        """Where ``path`` is, in the file being walked."""
+        return (ctx.doc or self.doc).loc(path)
 
     def node_error(self, node: Node, message: str, hint: str) -> None:
         """A problem a metric pass found at a node (where it was written, with its chain of calls)."""
@@ -71,7 +75,7 @@ class Builder(BlockWalker):
         self.edges += len(inputs)
         if self.edges > MAX_NODES:
             self.too_large(path, ctx, f"the model's layers have more than {MAX_NODES} connections (the limit)")
-        node = Node(len(self.nodes), name, kind, inputs, shape, self.doc.loc(path), path, layer,
+        node = Node(len(self.nodes), name, kind, inputs, shape, self.loc(path, ctx), path, layer,
                     ctx.training_only, ctx.via(), side=ctx.side)
         self.nodes.append(node)
         self.known[name] = node.index
@@ -93,8 +97,8 @@ class Builder(BlockWalker):
         return self.add_node("input", "input", (), Shape(i.channels, i.height, i.width), self.model.path,
                              Ctx(dict(self.spec.params)))
 
-    def end_block(self, name: str, kind: str, node: int, path: KeyPath) -> None:
-        self.blocks.append(BlockEnd(name, kind, node, self.doc.loc(path)))
+    def end_block(self, name: str, kind: str, node: int, path: KeyPath, ctx: Ctx) -> None:
+        self.blocks.append(BlockEnd(name, kind, node, self.loc(path, ctx)))
         self.known[name] = node
 
     # ------------------------------------------------------------ walking
@@ -265,7 +269,7 @@ class Builder(BlockWalker):
             v = int(v)
         if computed and isinstance(raw, str) and "in_channels" in raw and ctx.calls and x is not None \
                 and ctx.env.get("in_channels") != self.nodes[x].shape.c:
-            self.warnings.setdefault(path, f"in_channels is the input of named block {ctx.calls[-1][0]!r} "
+            self.warnings.setdefault((self.loc(path, ctx), path), f"in_channels is the input of named block {ctx.calls[-1][0]!r} "
                                         f"({ctx.env.get('in_channels')}), not of this layer "
                                         f"({self.nodes[x].shape.c})")
         try:
@@ -407,7 +411,7 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -
         return None
     cost_pass(b.nodes)
     dead = _dead(b.nodes, outputs)
-    warnings = [f"{b.doc.loc(path)}: {message}" for path, message in b.warnings.items()]
+    warnings = [f"{loc}: {message}" for (loc, _), message in b.warnings.items()]
     warnings += [f"layer {b.nodes[i].name!r} feeds no output: not counted in the totals" for i in sorted(dead)]
     return Graph(model.name, model.description, b.nodes[0].shape, model.input.batch, b.nodes, b.blocks, outputs,
                  dead, warnings)

@@ -16,9 +16,10 @@ from convcalc.kinds.core import KINDS
 from convcalc.kinds.values import ArgError, Padding, boolean, describe, padding, positive
 from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: graph, budget use it
 from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
+from convcalc.lang.includes import included
 from convcalc.lang.yaml_source import Document, load_file, load_text
 
-TOP_KEYS = ("convcalc", "name", "description", "params", "variants", "input", "defaults", "blocks", "layers", "outputs",
+TOP_KEYS = ("convcalc", "name", "description", "include", "params", "variants", "input", "defaults", "blocks", "layers", "outputs",
             "alternatives", "budget")
 ALT_KEYS = ("name", "description", "input", "layers", "outputs", "budget")
 INPUT_KEYS = ("channels", "height", "width", "size", "batch")
@@ -57,6 +58,8 @@ class Template:
     params: dict[str, Any]
     body: list[Any]
     path: KeyPath
+    #: the file it is written in, when not the spec's own (an ``include:``d library)
+    doc: Document | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,34 @@ class _Parser:
         return v
 
 
+def _templates(p: _Parser, top: dict[str, Any], own: Document | None) -> dict[str, Template]:
+    """The named blocks of one file (``own``: that file, when it is an included one)."""
+    templates: dict[str, Template] = {}
+    blocks = top.get("blocks", {}) or {}
+    bm = p.mapping(blocks, ("blocks",), "named blocks")
+    if bm is not None:
+        for tname, tdef in bm.items():
+            tpath: KeyPath = ("blocks", tname)
+            if tname in KINDS or tname in BLOCK_NAMES or not tname or tname.startswith("$"):
+                what = "a layer kind" if tname in KINDS else "a block kind" if tname in BLOCK_NAMES else "not a name"
+                p.err(tpath, f"expected a new name for a named block, found {tname!r} ({what})",
+                      "rename the block, e.g. my_" + tname.lstrip("$") if tname.strip("$") else "")
+                continue
+            tm = p.mapping(tdef, tpath, "a block definition with params and body")
+            if tm is None:
+                continue
+            p.keys(tm, tpath, TEMPLATE_KEYS)
+            params = tm.get("params") or {}
+            if not isinstance(params, dict):
+                p.err(tpath + ("params",), f"expected a mapping of parameter defaults, found {describe(params)}")
+                params = {}
+            body = p.layer_list(tm.get("body"), tpath + ("body",)) if "body" in tm else None
+            if "body" not in tm:
+                p.err(tpath, "missing key 'body'", "a named block needs a body: a list of layers")
+            templates[tname] = Template(tname, dict(params), body or [], tpath + ("body",), own)
+    return templates
+
+
 def _params(p: _Parser, raw: Any, settings: Settings) -> dict[str, Any]:
     """The model's parameters in order, each default an expression over the earlier ones, ``--set`` first."""
     m = p.mapping(raw, ("params",), "parameters with their defaults, e.g. {width: 1.0}") if raw is not None else {}
@@ -278,28 +309,18 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
         bias = p.value(boolean, dm["bias"], ("defaults", "bias")) if "bias" in dm else None
         pad = p.value(padding, dm["padding"], ("defaults", "padding")) if "padding" in dm else None
         spec.defaults = Defaults(bias, pad)
-    blocks = top.get("blocks", {}) or {}
-    bm = p.mapping(blocks, ("blocks",), "named blocks")
-    if bm is not None:
-        for tname, tdef in bm.items():
-            tpath: KeyPath = ("blocks", tname)
-            if tname in KINDS or tname in BLOCK_NAMES or not tname or tname.startswith("$"):
-                what = "a layer kind" if tname in KINDS else "a block kind" if tname in BLOCK_NAMES else "not a name"
-                p.err(tpath, f"expected a new name for a named block, found {tname!r} ({what})",
-                      "rename the block, e.g. my_" + tname.lstrip("$") if tname.strip("$") else "")
-                continue
-            tm = p.mapping(tdef, tpath, "a block definition with params and body")
-            if tm is None:
-                continue
-            p.keys(tm, tpath, TEMPLATE_KEYS)
-            params = tm.get("params") or {}
-            if not isinstance(params, dict):
-                p.err(tpath + ("params",), f"expected a mapping of parameter defaults, found {describe(params)}")
-                params = {}
-            body = p.layer_list(tm.get("body"), tpath + ("body",)) if "body" in tm else None
-            if "body" not in tm:
-                p.err(tpath, "missing key 'body'", "a named block needs a body: a list of layers")
-            spec.templates[tname] = Template(tname, dict(params), body or [], tpath + ("body",))
+    for inc in included(doc, col):
+        for tname, tmpl in _templates(_Parser(inc, col), inc.data, inc).items():
+            if tname in spec.templates:
+                where = spec.templates[tname].doc or doc
+                col.add(Diagnostic(inc.loc(("blocks", tname)), ("blocks", tname), f"named block {tname!r} is also "
+                                   f"defined in {where.file}", "rename one of them"))
+            spec.templates[tname] = tmpl
+    for tname, tmpl in _templates(p, top, None).items():
+        if tname in spec.templates:
+            p.err(("blocks", tname), f"named block {tname!r} is also defined in the included "
+                  f"{(spec.templates[tname].doc or doc).file}", "rename one of them")
+        spec.templates[tname] = tmpl
     inp = p.input(top["input"], ("input",)) if "input" in top else None
     if "layers" in top and "alternatives" in top:
         p.err(("alternatives",), "give either layers or alternatives, not both")

@@ -7,6 +7,7 @@ files); every other ``*.yaml`` here is one model named by its stem.
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "efficientnet": tuple(f"efficientnet_b{i}" for i in range(8)),  # efficientnet_b0 … efficientnet_b7
+    "efficientnet_v2": ("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"),
     "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
     "mobilenet_v3": ("mobilenet_v3_large", "mobilenet_v3_small"),
 }
