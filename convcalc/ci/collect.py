@@ -15,7 +15,7 @@ from pathlib import Path
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError, UsageError
 from convcalc.graph import build_graph
 from convcalc.lang.sources import open_source
-from convcalc.lang.spec import ModelSpec, Spec, parse_spec
+from convcalc.lang.spec import ModelSpec, Settings, Spec, parse_spec
 from convcalc.lang.yaml_source import Document, load_text
 from convcalc.metrics.analysis import Report, report_of
 
@@ -124,11 +124,12 @@ class Model:
 
 
 def analyze_models(doc: Document, extra: Callable[[Spec, Collector], None] | None = None,
-                   ) -> tuple[Spec, list[Model]]:
+                   settings: Settings | None = None) -> tuple[Spec, list[Model]]:
     """Parse and analyse every alternative of ``doc``; ``extra`` may add its own diagnostics (budgets) to
-    the same pass. Raises :class:`SpecError` with every problem found."""
+    the same pass; ``settings``: the command line's --set, --size, --batch. Raises :class:`SpecError` with
+    every problem found."""
     errors = Collector()
-    spec = parse_spec(doc, errors)
+    spec = parse_spec(doc, errors, settings)
     graphs = [build_graph(spec, m, errors) for m in spec.models]
     if extra is not None:
         extra(spec, errors)

@@ -32,7 +32,7 @@ from convcalc.ci.budgets_file import (
 from convcalc.ci.collect import Model, analyze_models, expand, load, not_a_spec, source_key
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError
 from convcalc.graph.names import name_hint
-from convcalc.lang.spec import Spec
+from convcalc.lang.spec import Settings, Spec
 from convcalc.lang.yaml_source import Document, EmptyDocument
 from convcalc.metrics.analysis import Field, Report
 
@@ -279,7 +279,8 @@ def _rf_at(budgets: Sequence[Budget], anchor: Location) -> tuple[Setting | None,
                              "rf and output_stride limits are all measured at the one rf_at")]
 
 
-def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget | None = None) -> SpecResult:
+def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget | None = None,
+                   settings: Settings | None = None) -> SpecResult:
     """Check one spec document against its own budgets, the budgets files' and the command line's."""
     spec_budgets: list[Budget] = []
 
@@ -290,7 +291,7 @@ def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget
             spec_budgets.append({**top, **own})
 
     try:
-        spec, models = analyze_models(doc, parse_budgets)
+        spec, models = analyze_models(doc, parse_budgets, settings)
     except ConvcalcError as exc:
         return SpecResult(doc.file, error=exc)
     except (RecursionError, MemoryError) as exc:  # a safety net: the loader's limits should stop these first
@@ -328,7 +329,8 @@ def _inside(path: Path, dirs: Iterable[Path]) -> bool:
 
 
 def check(inputs: Sequence[str], budgets: Iterable[str] = (), cli: Budget | None = None,
-          require_budget: bool = False, exclude: Sequence[str] = (), find_budgets: bool = True) -> CheckRun:
+          require_budget: bool = False, exclude: Sequence[str] = (), find_budgets: bool = True,
+          settings: Settings | None = None) -> CheckRun:
     """Check specs (files, directories, globs, zoo names) against their budgets; every spec is checked even
     when others fail.
 
@@ -337,7 +339,8 @@ def check(inputs: Sequence[str], budgets: Iterable[str] = (), cli: Budget | None
     with the inputs. Without inputs, the specs the ``budgets`` files name are checked. ``find_budgets``:
     each spec file is also governed by the ``budgets.yaml`` files found next to it and above it, and by
     those found in checked directories (see :mod:`convcalc.ci.budgets_file`). YAML files found in directories
-    or by globs that are not specs are skipped; ``exclude`` patterns leave files out.
+    or by globs that are not specs are skipped; ``exclude`` patterns leave files out. ``settings``: the
+    command line's --set, --size and --batch, applied to every spec.
     """
     explicit: dict[str, BudgetsFile] = {source_key(name): _budgets_file(name) for name in budgets}
     found: dict[str, BudgetsFile] = {}  # named among the inputs, found in directories, or discovered
@@ -390,7 +393,7 @@ def check(inputs: Sequence[str], budgets: Iterable[str] = (), cli: Budget | None
     run.budget_files = [*found.values(), *explicit.values()]
     for name, d in docs.values():
         if isinstance(d, Document):
-            result = check_document(d, run.budget_files, cli)
+            result = check_document(d, run.budget_files, cli, settings)
             run.specs.append(result)
             run.warnings += result.warnings
         else:

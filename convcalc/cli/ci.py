@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import typer
 
-from convcalc.cli import ExactOpt, _emit_table, _guard, _out, app
+from convcalc.cli import BatchOpt, ExactOpt, SetOpt, SizeOpt, _emit_table, _guard, _out, _settings, app
 
 # --- CI: check and diff -------------------------------------------------------------------------------------------
 
@@ -85,6 +85,9 @@ def check(
                                            "configs/*.yaml (matched against the path and its trailing parts)."),
     no_discover: bool = typer.Option(False, "--no-discover",
                                      help="Do not look for budgets.yaml next to and above each spec."),
+    set_: list[str] | None = SetOpt,
+    size: str | None = SizeOpt,
+    batch: str | None = BatchOpt,
     fmt: CIFormat = CIFormatOpt,
     summary: str | None = SummaryOpt,
     exact: bool = ExactOpt,
@@ -107,7 +110,8 @@ def check(
         raise typer.BadParameter(exc.message + hint, param_hint="--" + exc.key.replace("_", "-")) from None
     if not files and not budgets:
         raise typer.BadParameter("give spec files or directories, or --budgets FILE", param_hint="FILES")
-    run = check_specs(files or [], budgets, cli_budget, require_budget, exclude, not no_discover)
+    run = check_specs(files or [], budgets, cli_budget, require_budget, exclude, not no_discover,
+                      _settings(set_, size, batch))
     _ci_emit(ci_render.check_output(run, fmt.value, exact), fmt,
              ci_render.diagnostics_text(run.errors, run.warnings) + ci_render.skipped_text(run.skipped), summary,
              lambda: ci_render.check_markdown(run))

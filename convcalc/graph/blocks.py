@@ -361,7 +361,8 @@ class BlockWalker:
         # defaults may be expressions over earlier parameters (and in_channels, in_height, in_width)
         for key in t.params:
             if key not in args and key in env:
-                good, v = self.sub(env[key], t.path[:-1] + ("params", key), Ctx({**base, **env}, ctx.calls, doc=t.doc or ctx.doc))
+                where = Ctx({**base, **env}, ctx.calls, doc=t.doc or ctx.doc)
+                good, v = self.sub(env[key], t.path[:-1] + ("params", key), where)
                 ok = ok and good
                 env[key] = v
         own = "name" in args or not inline

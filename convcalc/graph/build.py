@@ -269,9 +269,9 @@ class Builder(BlockWalker):
             v = int(v)
         if computed and isinstance(raw, str) and "in_channels" in raw and ctx.calls and x is not None \
                 and ctx.env.get("in_channels") != self.nodes[x].shape.c:
-            self.warnings.setdefault((self.loc(path, ctx), path), f"in_channels is the input of named block {ctx.calls[-1][0]!r} "
-                                        f"({ctx.env.get('in_channels')}), not of this layer "
-                                        f"({self.nodes[x].shape.c})")
+            self.warnings.setdefault((self.loc(path, ctx), path),
+                                     f"in_channels is the input of named block {ctx.calls[-1][0]!r} "
+                                     f"({ctx.env.get('in_channels')}), not of this layer ({self.nodes[x].shape.c})")
         try:
             return True, parse(v)
         except ArgError as exc:

@@ -19,8 +19,8 @@ from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
 from convcalc.lang.includes import included
 from convcalc.lang.yaml_source import Document, load_file, load_text
 
-TOP_KEYS = ("convcalc", "name", "description", "include", "params", "variants", "input", "defaults", "blocks", "layers", "outputs",
-            "alternatives", "budget")
+TOP_KEYS = ("convcalc", "name", "description", "include", "params", "variants", "input", "defaults", "blocks",
+            "layers", "outputs", "alternatives", "budget")
 ALT_KEYS = ("name", "description", "input", "layers", "outputs", "budget")
 INPUT_KEYS = ("channels", "height", "width", "size", "batch")
 DEFAULT_KEYS = ("bias", "padding")
