@@ -21,12 +21,12 @@ _EXPORTS = {
                      "analyze_file", "analyze_text", "compare"), "convcalc.metrics.analysis"),
     "Cost": "convcalc.kinds.core",
     **dict.fromkeys(("ConvcalcError", "Diagnostic", "Location", "SpecError", "UsageError"), "convcalc.errors"),
-    **dict.fromkeys(("Spec", "load_spec", "load_spec_text"), "convcalc.lang.spec"),
+    **dict.fromkeys(("Settings", "Spec", "load_spec", "load_spec_text"), "convcalc.lang.spec"),
 }
 
 __all__ = [
     "BlockRow", "Comparison", "ConvcalcError", "Cost", "Diagnostic", "Field", "LayerRow", "Location", "Report",
-    "Spec", "SpecError", "UsageError", "__version__", "analyze", "analyze_document", "analyze_file",
+    "Settings", "Spec", "SpecError", "UsageError", "__version__", "analyze", "analyze_document", "analyze_file",
     "analyze_text", "compare", "load_spec", "load_spec_text",
 ]
 
@@ -49,7 +49,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from convcalc.errors import ConvcalcError, Diagnostic, Location, SpecError, UsageError
     from convcalc.kinds.core import Cost
-    from convcalc.lang.spec import Spec, load_spec, load_spec_text
+    from convcalc.lang.spec import Settings, Spec, load_spec, load_spec_text
     from convcalc.metrics.analysis import (
         BlockRow,
         Comparison,
