@@ -10,7 +10,8 @@ PKG = Path(__file__).resolve().parent.parent / "convcalc"
 #: Layers, lowest first: a module may import only from its own layer and the ones before it.
 LAYERS = [
     {"convcalc.errors", "convcalc.units", "convcalc.gcpause", "convcalc.zoo", "convcalc"},
-    {"convcalc.lang.yaml_source", "convcalc.lang.expr", "convcalc.lang.hints"},
+    {"convcalc.lang.yaml_source", "convcalc.lang.expr", "convcalc.lang.expr_values", "convcalc.lang.expr_functions",
+     "convcalc.lang.hints"},
     {"convcalc.kinds"},
     {"convcalc.lang"},
     {"convcalc.graph"},

@@ -225,10 +225,13 @@ def test_every_limit_is_documented() -> None:
     for value in (MAX_FILE_BYTES, MAX_DEPTH, MAX_ALIAS_VALUES, MAX_NODES, MAX_TEMPLATE_DEPTH, MAX_NESTING):
         assert f"{value:,}" in section, value
     from convcalc.errors import Collector
-    from convcalc.expr import MAX_EXPR_DEPTH
+    from convcalc.lang.expr import MAX_EXPR_DEPTH
     from convcalc.lang.yaml_source import MAX_NODES as MAX_VALUES
 
     assert f"{MAX_VALUES:,}" in section and f"{Collector().limit}" in section and f"{MAX_EXPR_DEPTH}" in section
     assert f"10^{MAX_INT_DIGITS}" in section
-    assert "no includes: a spec cannot read other files" in section
+    assert "It reads no other file but what its `include:` names, inside its own\ndirectory tree" in section
+    from convcalc.lang.includes import MAX_INCLUDES
+
+    assert f"| included files | {MAX_INCLUDES} " in section
     assert "CONVCALC_FUZZ_EXAMPLES=" in section

@@ -488,10 +488,10 @@ def test_a_spec_that_exhausts_the_stack_does_not_stop_the_others(monkeypatch: py
 
     real = budget.analyze_models
 
-    def explode(doc: Any, extra: Any = None) -> Any:
+    def explode(doc: Any, extra: Any = None, settings: Any = None) -> Any:
         if doc.file.endswith("exceeds.yaml"):
             raise RecursionError("maximum recursion depth exceeded")
-        return real(doc, extra)
+        return real(doc, extra, settings)
 
     monkeypatch.setattr(budget, "analyze_models", explode)
     r = check([str(FIX / "exceeds.yaml"), str(FIX / "within.yaml")])

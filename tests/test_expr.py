@@ -1,4 +1,4 @@
-"""The ``${…}`` expression language (convcalc.expr): every expected value below is written by hand.
+"""The ``${…}`` expression language (convcalc.lang.expr): every expected value below is written by hand.
 
 Integers stay exact, reals follow Python's floats, lists and mappings from a spec can be read, and every
 limit is an ExprError that says why (never a hang, a traceback or a huge number).
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from convcalc import expr
-from convcalc.expr import (
+from convcalc.lang import expr
+from convcalc.lang.expr import (
     MAX_EXPR_DEPTH,
     MAX_LIST_ITEMS,
     UNKNOWN,

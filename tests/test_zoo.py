@@ -43,6 +43,29 @@ def test_googlenet_has_no_aux_classifiers() -> None:
 
 def test_zoo_specs_are_readable_not_expanded() -> None:
     """Named blocks keep real networks short: no zoo spec is longer than 160 lines."""
+    from convcalc.zoo import VARIANTS
+
     for name in zoo_names():
-        path = ROOT / "convcalc" / "zoo" / f"{name}.yaml"
+        path = ROOT / "convcalc" / "zoo" / f"{VARIANTS.get(name, name)}.yaml"
         assert len(path.read_text().splitlines()) <= 160, name
+
+
+def test_every_family_file_lists_its_variants_in_the_zoo_index() -> None:
+    import yaml
+
+    from convcalc.zoo import FAMILIES, VARIANTS
+
+    for path in sorted((ROOT / "convcalc" / "zoo").glob("*.yaml")):
+        declared = list((yaml.safe_load(path.read_text()) or {}).get("variants") or {})
+        assert declared == list(FAMILIES.get(path.stem, ())), path.name
+    assert all((ROOT / "convcalc" / "zoo" / f"{stem}.yaml").exists() for stem in VARIANTS.values())
+    assert len(zoo_names()) == len(set(zoo_names()))
+
+
+def test_a_family_file_name_points_to_its_variants() -> None:
+    from convcalc.errors import UsageError
+    from convcalc.lang.sources import open_source
+
+    with pytest.raises(UsageError) as exc:
+        open_source("efficientnet")
+    assert "efficientnet_b0, efficientnet_b1" in exc.value.render()

@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import Collector, KeyPath, Location
-from convcalc.expr import UNKNOWN
 from convcalc.graph.nodes import BlockEnd, Node
 from convcalc.graph.scope import Scope, declared
 from convcalc.kinds.values import ArgError, boolean, describe, non_negative, positive
+from convcalc.lang.expr import UNKNOWN
 from convcalc.lang.hints import did_you_mean
 from convcalc.lang.spec import BLOCK_NAMES, Spec, Template
 from convcalc.lang.yaml_source import Document

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
-from convcalc.expr import ExprError, Unknown, interpolate_text, is_expression, substitute
 from convcalc.graph.blocks import BLOCK_KEYS, BLOCK_KINDS, BlockWalker, Ctx, TooLarge
 from convcalc.graph.names import resolve
 from convcalc.graph.nodes import BlockEnd, Graph, Node, Output
@@ -22,6 +21,7 @@ from convcalc.kinds.aliases import meant_arguments, misindented_layer, unknown_a
 from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
 from convcalc.kinds.merge import MERGE_KINDS, MergeError, merge_shape
 from convcalc.kinds.values import ArgError, describe
+from convcalc.lang.expr import ExprError, Unknown, interpolate_text, is_expression, substitute
 from convcalc.lang.spec import NO_INPUT, ModelSpec, Spec
 from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
 from convcalc.metrics.cost import cost_pass

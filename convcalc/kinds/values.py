@@ -127,7 +127,16 @@ def boolean(v: object) -> bool:
 
 def number(v: object) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ArgError("a number", v)
+        hint = ""
+        if isinstance(v, str):
+            try:
+                float(v)
+                mantissa, _, exponent = v.strip().lower().partition("e")
+                if exponent and "." not in mantissa:
+                    hint = f"YAML reads {v} as text: write {mantissa}.0e{exponent} (a decimal point before the e)"
+            except ValueError:
+                pass
+        raise ArgError("a number", v, hint)
     return float(v)
 
 

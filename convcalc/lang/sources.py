@@ -46,5 +46,10 @@ def open_source(arg: str) -> Document:
     names = zoo_names()
     if arg in names:
         return zoo_document(arg)
-    hint = did_you_mean(arg, names) or "run `convcalc zoo` for the bundled models"
+    from convcalc.zoo import FAMILIES
+
+    if arg in FAMILIES:
+        hint = f"{arg} is a family of the zoo: name one of {', '.join(FAMILIES[arg])}"
+    else:
+        hint = did_you_mean(arg, names) or "run `convcalc zoo` for the bundled models"
     raise UsageError([Diagnostic(Location(arg, 1, 1), (), "no such file, and no zoo model of that name", hint)])

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
-from convcalc.expr import ExprError, substitute
 from convcalc.kinds.core import KINDS
 from convcalc.kinds.values import ArgError, Padding, boolean, describe, padding, positive
+from convcalc.lang.expr import ExprError, substitute
 from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: graph, budget use it
 from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
 from convcalc.lang.includes import included

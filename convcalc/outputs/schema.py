@@ -6,12 +6,15 @@ from typing import Any
 
 from convcalc.ci.budget import budget_schema
 from convcalc.kinds import KINDS
+from convcalc.kinds.merge import MERGE_KINDS
 from convcalc.kinds.values import boolean, padding, parser_schema
 
 _EXPR = {"type": "string", "pattern": r"^\$"}
 _POS = {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]}
 _COUNT = {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]}
 _COND = {"type": ["boolean", "integer", "string"]}
+_NAME = {"type": "string", "minLength": 1}
+_NAMES = {"anyOf": [_NAME, {"type": "array", "items": _NAME, "minItems": 1}]}
 
 
 def _layer_item(kind: str) -> dict[str, Any]:
@@ -19,6 +22,7 @@ def _layer_item(kind: str) -> dict[str, Any]:
     props: dict[str, Any] = {k: parser_schema(p) for k, p in ks.params.items()}
     props["name"] = {"type": ["string", "integer"]}
     props["if"] = _COND
+    props["from"] = _NAME
     args = {"type": "object", "properties": props, "additionalProperties": False, "required": list(ks.required)}
     if not ks.required:
         args = {"anyOf": [args, {"type": "null"}]}
@@ -35,7 +39,7 @@ def spec_schema() -> dict[str, Any]:
         "sequence": {"body": layer_list},
         "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list, "when": _COND},
         "branches": {"paths": {"type": "array", "items": layer_list},
-                     "merge": {"anyOf": [{"enum": ["concat", "add"]}, _EXPR]},
+                     "merge": {"anyOf": [{"enum": ["concat", "add", "mul"]}, _EXPR]},
                      "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": _POS}, _EXPR]}},
         "dense": {"n": _COUNT, "body": layer_list, "label": {"type": ["string", "integer"]}},
         "repeat": {"n": _COUNT, "body": layer_list, "label": {"type": ["string", "integer"]}},
@@ -45,10 +49,15 @@ def spec_schema() -> dict[str, Any]:
         items.append({"type": "object", "required": [kind], "additionalProperties": False,
                       "properties": {kind: {"type": "object", "additionalProperties": False,
                                             "properties": {"name": {"type": ["string", "integer"]}, "if": _COND,
-                                                           **props}}}})
+                                                           "from": _NAME, **props}}}})
+    for kind in MERGE_KINDS:  # add, concat, mul with their inputs
+        items.append({"type": "object", "required": [kind], "additionalProperties": False,
+                      "properties": {kind: {"type": "object", "additionalProperties": False, "required": ["from"],
+                                            "properties": {"name": {"type": ["string", "integer"]}, "if": _COND,
+                                                           "from": _NAMES}}}})
     # a named block (template) call: any other single key with a mapping of parameters
     items.append({"type": "object", "minProperties": 1, "maxProperties": 1,
-                  "not": {"anyOf": [{"required": [k]} for k in [*KINDS, *blk]]},
+                  "not": {"anyOf": [{"required": [k]} for k in [*KINDS, *blk, *MERGE_KINDS]]},
                   "additionalProperties": {"type": ["object", "null"]}})
     inp = {"type": "object", "additionalProperties": False,
            "properties": {"channels": _POS, "height": _POS, "width": _POS, "batch": _POS,
@@ -56,7 +65,7 @@ def spec_schema() -> dict[str, Any]:
            "required": ["channels"]}
     alt = {"type": "object", "additionalProperties": False, "required": ["layers"],
            "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "input": inp,
-                          "layers": layer_list, "budget": budget_schema()}}
+                          "layers": layer_list, "outputs": _NAMES, "budget": budget_schema()}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://convcalc.dev/schema/spec-1.json",
@@ -64,9 +73,12 @@ def spec_schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "convcalc": {"const": 1},
+            "convcalc": {"enum": [1, 2]},
             "name": {"type": "string"},
             "description": {"type": "string"},
+            "include": _NAMES,
+            "params": {"type": "object"},
+            "variants": {"type": "object", "additionalProperties": {"type": "object"}},
             "input": inp,
             "defaults": {"type": "object", "additionalProperties": False,
                          "properties": {"bias": parser_schema(boolean), "padding": parser_schema(padding)}},
@@ -75,6 +87,7 @@ def spec_schema() -> dict[str, Any]:
                 "properties": {"params": {"type": ["object", "null"]}, "body": layer_list,
                                "description": {"type": "string"}}}},
             "layers": layer_list,
+            "outputs": _NAMES,
             "alternatives": {"type": "array", "minItems": 1, "items": alt},
             "budget": budget_schema(),
         },

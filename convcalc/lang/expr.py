@@ -60,37 +60,31 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from convcalc.lang.expr_functions import _FUNCTIONS, _KEYWORDS, _SIGNATURES, make_divisible
+from convcalc.lang.expr_values import (
+    _TOO_MANY_DIGITS,
+    MAX_EXPR_DEPTH,
+    MAX_EXPR_DIGITS,
+    MAX_EXPR_LENGTH,
+    MAX_LIST_ITEMS,
+    MAX_ROUND_DIGITS,
+    UNKNOWN,
+    ExprError,
+    Unknown,
+    _checked,
+    _is_list,
+    _is_number,
+    _items,
+    _keys,
+    _number,
+    _show,
+)
 from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
 
+__all__ = ["MAX_EXPR_DEPTH", "MAX_EXPR_DIGITS", "MAX_EXPR_LENGTH", "MAX_LIST_ITEMS", "MAX_ROUND_DIGITS", "UNKNOWN",
+           "ExprError", "Unknown", "evaluate", "interpolate_text", "is_expression", "make_divisible", "substitute"]
+
 _WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
-#: Longest expression text, in characters.
-MAX_EXPR_LENGTH = 500
-#: Most digits of an integer along the way (a partial result, a literal, a ``**``).
-MAX_EXPR_DIGITS = 200
-_TOO_MANY_DIGITS = 10**MAX_EXPR_DIGITS
-#: Deepest nesting of an expression's syntax tree (``-(-(-…)))``, ``a + b + c + …``).
-MAX_EXPR_DEPTH = 50
-#: Most items of a list that an expression builds, or walks (``sum``, ``min``, ``max``, ``in``).
-MAX_LIST_ITEMS = 10_000
-#: ``round(x, n)``: the most digits ``n`` may ask for, either way.
-MAX_ROUND_DIGITS = 200
-
-
-class ExprError(ValueError):
-    """The expression is malformed or uses something that is not allowed."""
-
-
-class Unknown(ExprError):
-    """The expression needs a value that an earlier error left unknown (the caller reports nothing)."""
-
-
-class _UnknownValue:
-    def __repr__(self) -> str:
-        return "unknown"
-
-
-#: Bound to names (in_channels, …) whose value is unknown after an earlier error.
-UNKNOWN: Any = _UnknownValue()
 
 
 def is_expression(value: object) -> bool:
@@ -166,72 +160,6 @@ def _final(value: Any, what: str = "the value") -> Any:
     if _is_number(value) and not abs(_checked(value)) <= MAX_INT:
         raise ExprError(f"{what} has more than {MAX_INT_DIGITS} digits (the limit)")
     return value
-
-
-# ------------------------------------------------------------------ values
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_list(v: Any) -> bool:
-    return isinstance(v, (list, tuple))
-
-
-def _show(v: Any) -> str:
-    """A value as an error message shows it, in the spec's terms."""
-    if isinstance(v, bool):
-        return f"boolean {str(v).lower()}"
-    if v is None:
-        return "nothing (null)"
-    if isinstance(v, int):
-        text = str(v) if abs(v) < 10**40 else f"an integer of {len(str(abs(v)))} digits"
-        return text
-    if isinstance(v, float):
-        return f"number {v!r}"
-    if isinstance(v, str):
-        return f"string {v!r}" if len(v) <= 40 else f"string {v[:30]!r}… ({len(v)} characters)"
-    if _is_list(v):
-        return f"a list of {len(v)} item{'' if len(v) == 1 else 's'}"
-    if isinstance(v, Mapping):
-        return f"a mapping ({_keys(v)})"
-    return type(v).__name__
-
-
-def _keys(m: Mapping[Any, Any]) -> str:
-    if not m:
-        return "no keys"
-    keys = [str(k) for k in list(m)[:20]]
-    more = f", … ({len(m)} in all)" if len(m) > 20 else ""
-    return "keys: " + ", ".join(keys) + more
-
-
-def _checked(r: Any) -> Any:
-    """A number along the way: an integer of at most MAX_EXPR_DIGITS digits, or a finite real."""
-    if isinstance(r, complex):
-        raise ExprError("a negative number to a fractional power has no real value")
-    if isinstance(r, float):
-        if math.isinf(r):
-            raise ExprError("the result is too large for a real number (past about 1.8e308)")
-        if math.isnan(r):
-            raise ExprError("the result is not a number (nan)")
-    elif isinstance(r, int) and not isinstance(r, bool) and abs(r) >= _TOO_MANY_DIGITS:
-        raise ExprError(f"an intermediate value has more than {MAX_EXPR_DIGITS} digits")
-    return r
-
-
-def _number(v: Any, needs: str) -> int | float:
-    """``v`` if it is a number (booleans are not); else an error that starts with ``needs``."""
-    if not _is_number(v):
-        raise ExprError(f"{needs}, found {_show(v)}")
-    return v  # type: ignore[no-any-return]
-
-
-def _items(v: Any, what: str) -> list[Any] | tuple[Any, ...]:
-    if len(v) > MAX_LIST_ITEMS:
-        raise ExprError(f"{what} walks a list of {len(v)} items, more than the limit of {MAX_LIST_ITEMS}")
-    return v  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------ the evaluator
@@ -446,136 +374,6 @@ def _call(node: ast.Call, env: Mapping[str, Any]) -> Any:
     args = [_eval(a, env) for a in node.args]
     kwargs = {str(k.arg): _eval(k.value, env) for k in node.keywords}
     return _checked(_FUNCTIONS[name](*args, **kwargs))
-
-
-def _count(name: str, args: tuple[Any, ...], low: int, high: int) -> None:
-    if not low <= len(args) <= high:
-        raise ExprError(f"{_SIGNATURES[name]}, found {len(args)}")
-
-
-def _round(*args: Any, ndigits: Any = None) -> Any:
-    if ndigits is not None:
-        args = (*args, ndigits)
-    _count("round", args, 1, 2)
-    x = _number(args[0], "round() takes a number")
-    if len(args) == 1:
-        return round(x)
-    n = args[1]
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise ExprError(f"round's ndigits must be an integer, found {_show(n)}")
-    if abs(n) > MAX_ROUND_DIGITS:
-        raise ExprError(f"round() to {n} digits: at most {MAX_ROUND_DIGITS} either way (the limit)")
-    return round(x, n)
-
-
-def _one_number(name: str, op: Callable[[Any], Any]) -> Callable[..., Any]:
-    def f(*args: Any) -> Any:
-        _count(name, args, 1, 1)
-        try:
-            return op(_number(args[0], f"{name}() takes a number"))
-        except OverflowError:  # pragma: no cover - reals are finite, integers at most 200 digits
-            raise ExprError(f"{name}() overflows") from None
-    return f
-
-
-def _int(*args: Any) -> int:
-    _count("int", args, 1, 1)
-    x = args[0]
-    return int(x if isinstance(x, bool) else _number(x, "int() takes a number or a boolean"))
-
-
-def _float(*args: Any) -> float:
-    _count("float", args, 1, 1)
-    x = args[0]
-    return float(x if isinstance(x, bool) else _number(x, "float() takes a number or a boolean"))
-
-
-def _extreme(name: str, pick: Callable[..., Any]) -> Callable[..., Any]:
-    def f(*args: Any) -> Any:
-        _count(name, args, 1, MAX_LIST_ITEMS)
-        values = args
-        if len(args) == 1 and _is_list(args[0]):
-            values = tuple(_items(args[0], f"{name}()"))
-            if not values:
-                raise ExprError(f"{name}() of an empty list")
-        return pick(_number(v, f"{name}() takes numbers") for v in values)
-    return f
-
-
-def _len(*args: Any) -> int:
-    _count("len", args, 1, 1)
-    if not (_is_list(args[0]) or isinstance(args[0], Mapping)):
-        raise ExprError(f"len() takes a list or a mapping, found {_show(args[0])}")
-    return len(args[0])
-
-
-def _sum(*args: Any) -> Any:
-    _count("sum", args, 1, 1)
-    if not _is_list(args[0]):
-        raise ExprError(f"sum() takes a list of numbers, found {_show(args[0])}")
-    total: Any = 0
-    for v in _items(args[0], "sum()"):
-        total = _checked(total + _number(v, "sum() takes a list of numbers"))
-    return total
-
-
-def _make_divisible(*args: Any, min_value: Any = None) -> int:
-    if min_value is not None:
-        if len(args) > 2:
-            raise ExprError("make_divisible() got min_value twice (by position and by name)")
-        args = (*args, min_value)
-    _count("make_divisible", args, 2, 3)
-    v = _number(args[0], "make_divisible's v must be a number")
-    for what, w in zip(("divisor", "min_value"), args[1:], strict=False):
-        if not isinstance(w, int) or isinstance(w, bool):
-            raise ExprError(f"make_divisible's {what} must be an integer, found {_show(w)}")
-    if args[1] < 1:
-        raise ExprError("make_divisible needs a divisor >= 1")
-    return make_divisible(v, args[1], args[2] if len(args) == 3 else None)
-
-
-def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
-    """torchvision's ``torchvision.models._utils._make_divisible``, literally (with Python floats, so that
-    it agrees with torchvision for real ``v`` too): round ``v`` to the nearest multiple of ``divisor``, at
-    least ``min_value`` (default ``divisor``), then add ``divisor`` if that lost more than 10%."""
-    if divisor < 1:
-        raise ExprError("make_divisible needs a divisor >= 1")
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    # Make sure that round down does not go down by more than 10%.
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "round": _round,
-    "floor": _one_number("floor", math.floor),
-    "ceil": _one_number("ceil", math.ceil),
-    "int": _int,
-    "float": _float,
-    "abs": _one_number("abs", abs),
-    "min": _extreme("min", min),
-    "max": _extreme("max", max),
-    "len": _len,
-    "sum": _sum,
-    "make_divisible": _make_divisible,
-}
-_SIGNATURES = {
-    "round": "round takes 1 or 2 arguments (x[, ndigits]: a number, an integer)",
-    "floor": "floor takes 1 argument (a number)",
-    "ceil": "ceil takes 1 argument (a number)",
-    "int": "int takes 1 argument (a number or a boolean)",
-    "float": "float takes 1 argument (a number or a boolean)",
-    "abs": "abs takes 1 argument (a number)",
-    "min": "min takes 1 or more arguments (numbers, or one list of numbers)",
-    "max": "max takes 1 or more arguments (numbers, or one list of numbers)",
-    "len": "len takes 1 argument (a list or a mapping)",
-    "sum": "sum takes 1 argument (a list of numbers)",
-    "make_divisible": "make_divisible takes 2 or 3 arguments (v, divisor[, min_value])",
-}
-_KEYWORDS: dict[str, tuple[str, ...]] = {"round": ("ndigits",), "make_divisible": ("min_value",)}
 #: The syntax the evaluator knows, by node type; any other node is refused (_not_allowed says why).
 _NODES: dict[type[ast.AST], Callable[[Any, Mapping[str, Any]], Any]] = {
     ast.Constant: _constant, ast.Name: _name, ast.UnaryOp: _unary, ast.BinOp: _binary, ast.Compare: _comparison,
