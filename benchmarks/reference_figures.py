@@ -215,7 +215,7 @@ def fpn() -> list[dict[str, Any]]:
     for name, build, what in variants:
         model = build()
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        for h, w in ((224, 224), (512, 640)):
+        for h, w in ((224, 224), (512, 640), (800, 1333)):  # 800×1333: sizes not a multiple of 32
             params, macs, out = count(model, zeros(3, h, w))
             shapes = ";".join(f"{k}={'x'.join(str(d) for d in v.shape[1:])}" for k, v in out.items())
             note = f"{shapes}; {what}; requires_grad params={trainable}"

@@ -72,9 +72,11 @@ def block_shapes(g: Graph) -> dict[str, tuple[int, int, int]]:
 # ---------------------------------------------------------------- ResNet-50 FPN (torchvision)
 
 
-def test_fpn_rows_cover_both_sizes() -> None:
-    assert sorted((r["input_h"], r["input_w"]) for r in rows("resnet50_fpn_backbone")) == [("224", "224"),
-                                                                                           ("512", "640")]
+def test_fpn_rows_cover_every_size() -> None:
+    """224 and 512×640 divide by 32; 800×1333 (torchvision's detection size) does not, so the top-down
+    resizes are to the lateral's size, not by 2."""
+    assert sorted((r["input_h"], r["input_w"]) for r in rows("resnet50_fpn_backbone")) == [
+        ("224", "224"), ("512", "640"), ("800", "1333")]
 
 
 @pytest.mark.parametrize("row", rows("resnet50_fpn_backbone"), ids=lambda r: f"{r['input_h']}x{r['input_w']}")
@@ -109,9 +111,9 @@ def test_fpn_names_read_like_the_model() -> None:
         assert (lateral.type, lateral.output_shape.c) == ("conv", 256)
     # top-down: innerN = lateralN + nearest(inner(N+1)) at lateralN's size; pN is the 3x3 conv on it
     for n, coarser in ((4, "lateral5"), (3, "inner4"), (2, "inner3")):
-        assert layers[f"topdown{n}/nearest"].inputs == (coarser,)
+        assert layers[f"topdown{n}"].inputs == (coarser,)
         assert layers[f"inner{n}"].type == "add"
-        assert layers[f"inner{n}"].inputs == (f"lateral{n}", f"topdown{n}/nearest")
+        assert layers[f"inner{n}"].inputs == (f"lateral{n}", f"topdown{n}")
         assert layers[f"p{n}"].inputs == (f"inner{n}",)
     assert layers["p5"].inputs == ("lateral5",)
     assert (layers["pool"].type, layers["pool"].inputs) == ("maxpool", ("p5",))

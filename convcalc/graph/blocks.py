@@ -69,6 +69,7 @@ class BlockWalker:
     errors: Collector
     visits: int
     edges: int
+    failed: set[str]
     rf: ReceptivePass
 
     if TYPE_CHECKING:  # provided by Builder
@@ -124,6 +125,8 @@ class BlockWalker:
         out = getattr(self, "_" + kind)(args, path, x, inner, ctx, full, scope)
         if named and full is not None and out is not None:
             self.end_block(full, kind, out, path, ctx)
+        elif full is not None and out is None:
+            self.failed.add(full)
         return out  # type: ignore[no-any-return]
 
     def count(self, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None:
@@ -368,6 +371,7 @@ class BlockWalker:
         own = "name" in args or not inline
         full = self.name_of(args, path, scope, t.name, ctx) if own else scope.prefix.rstrip("/")
         if not ok:
+            self.failed.add(full)
             return None
         inner = Scope(full + "/" if own else scope.prefix, declared(t.body))
         new_ctx = Ctx({**base, **env}, ctx.calls + ((t.name, self.loc(path, ctx)),), ctx.training_only, ctx.side,
@@ -375,5 +379,7 @@ class BlockWalker:
         out = self.seq(t.body, t.path, x, inner, new_ctx, fresh=True)
         if out is not None:
             self.end_block(full, t.name, out, path, ctx)
+        else:
+            self.failed.add(full)
         return out
 

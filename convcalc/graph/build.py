@@ -14,8 +14,8 @@ from typing import Any
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
 from convcalc.graph.blocks import BLOCK_KEYS, BLOCK_KINDS, BlockWalker, Ctx, TooLarge
-from convcalc.graph.names import resolve
 from convcalc.graph.nodes import BlockEnd, Graph, Node, Output
+from convcalc.graph.refs import RefWalker
 from convcalc.graph.scope import Scope, declared
 from convcalc.kinds.aliases import meant_arguments, misindented_layer, unknown_argument, unknown_kind
 from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
@@ -33,7 +33,7 @@ from convcalc.metrics.receptive import ReceptivePass
 MAX_NODES = 2_000_000
 
 
-class Builder(BlockWalker):
+class Builder(BlockWalker, RefWalker):
     def __init__(self, spec: Spec, model: ModelSpec, errors: Collector) -> None:
         self.spec = spec
         self.doc = spec.doc
@@ -43,6 +43,7 @@ class Builder(BlockWalker):
         self.blocks: list[BlockEnd] = []
         #: full name of every layer and named block so far → its node (for ``from:``)
         self.known: dict[str, int] = {}
+        self.failed: set[str] = set()
         self.visits = 0  # layers, blocks and template calls walked, plus repeat/dense iterations
         self.edges = 0  # inputs of all nodes
         self.depth = 0  # nesting of item() calls, across template calls
@@ -192,56 +193,6 @@ class Builder(BlockWalker):
             self.err(path, str(exc), "", ctx)
             return False, None
 
-    # ------------------------------------------------------------ references
-
-    def ref(self, value: Any, path: KeyPath, scope: Scope, ctx: Ctx) -> int | None:
-        """The node one name refers to (see :func:`convcalc.graph.names.resolve`)."""
-        ok, name = self.sub(value, path, ctx, interpolate=True)
-        if not ok:
-            return None
-        if not isinstance(name, str) or not name:
-            self.err(path, f"expected the name of an earlier layer or block, found {describe(name)}",
-                     "e.g. from: enc3, or from: [up3, enc3]", ctx)
-            return None
-        node, message, hint = resolve(name.strip("/"), scope.prefix, self.known)
-        if node is None:
-            self.err(path, message, hint, ctx)
-        return node
-
-    def source(self, value: Any, path: KeyPath, scope: Scope, ctx: Ctx, x: int | None) -> int | None:
-        """The input named by ``from:`` on a layer or block (one name)."""
-        if isinstance(value, list):
-            self.err(path, f"expected one name, found a list of {len(value)}",
-                     "only merges take several inputs: `- concat: {from: [a, b]}` (or add, mul)", ctx)
-            return None
-        return self.ref(value, path, scope, ctx)
-
-    def refs(self, value: Any, path: KeyPath, scope: Scope, ctx: Ctx) -> list[int | None]:
-        if not isinstance(value, list):
-            value = [value]
-        return [self.ref(v, path + (i,), scope, ctx) for i, v in enumerate(value)]
-
-    def merge_item(self, kind: str, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope,
-                   ctx: Ctx) -> int | None:
-        """``- concat: {from: [a, b]}``: a merge of named earlier outputs (``previous`` is the layer above)."""
-        for key in args:
-            if key not in ("from", "name"):
-                self.err(path + (key,), f"unknown argument {key!r} for {kind}", "a merge takes from: and name:", ctx)
-        if "from" not in args:
-            self.err(path, f"{kind} needs 'from' (the names of its inputs)", f"e.g. `- {kind}: {{from: [a, b]}}`",
-                     ctx)
-            return None
-        names = args["from"] if isinstance(args["from"], list) else [args["from"]]
-        inputs = [x if n == "previous" else self.ref(n, path + ("from", i), scope, ctx) for i, n in enumerate(names)]
-        if len(inputs) < 2 and all(i is not None for i in inputs):
-            self.err(path + ("from",), f"a {kind} needs at least two inputs, found {len(inputs)}",
-                     "name them all, e.g. from: [previous, enc3]", ctx)
-            return None
-        name = self.name_of(args, path, scope, kind, ctx)
-        if any(i is None for i in inputs):
-            return None
-        return self.merge(kind, name, [i for i in inputs if i is not None], path, ctx, scope)
-
     # ------------------------------------------------------------ layers
 
     def name_of(self, args: dict[str, Any], path: KeyPath, scope: Scope, kind: str, ctx: Ctx) -> str:
@@ -264,9 +215,9 @@ class Builder(BlockWalker):
         good, v = self.sub(raw, path, ctx)
         if not good:
             return False, None
-        computed = is_expression(raw)
-        if computed and isinstance(v, float) and v.is_integer():
-            v = int(v)
+        computed = is_expression(raw) or isinstance(raw, list) and any(is_expression(r) for r in raw)
+        if computed:
+            v = _integral(v)
         if computed and isinstance(raw, str) and "in_channels" in raw and ctx.calls and x is not None \
                 and ctx.env.get("in_channels") != self.nodes[x].shape.c:
             self.warnings.setdefault((self.loc(path, ctx), path),
@@ -275,7 +226,7 @@ class Builder(BlockWalker):
         try:
             return True, parse(v)
         except ArgError as exc:
-            message = str(exc) + (f" (from {raw.strip()})" if computed else "")
+            message = str(exc) + (f" (from {raw.strip()})" if computed and isinstance(raw, str) else "")
             hint = exc.hint or ("round it: round(), floor(), ceil() or make_divisible()"
                                 if computed and isinstance(v, float) else "")
             self.err(path, message, hint, ctx)
@@ -312,10 +263,16 @@ class Builder(BlockWalker):
         if (ks.conv_like or ks.pool_like) and "padding" not in values and "padding" in ks.params \
                 and self.spec.defaults.padding is not None:
             values["padding"] = self.spec.defaults.padding
+        if "like" in values:  # upsample to the height and width of another layer
+            like = self.ref(values.pop("like"), path + ("like",), scope, ctx)
+            ok = ok and like is not None
+            if like is not None:
+                values["size"] = self.nodes[like].shape[1:]
         name = self.name_of(args, path, scope, kind, ctx)
-        if not ok or x is None:
-            return None
-        return self.apply(Layer(kind, name, ks.args(**values)), x, path, ctx)
+        out = self.apply(Layer(kind, name, ks.args(**values)), x, path, ctx) if ok and x is not None else None
+        if out is None:
+            self.failed.add(name)
+        return out
 
     def apply(self, layer: Layer, x: int, path: KeyPath, ctx: Ctx) -> int | None:
         src = self.nodes[x]
@@ -357,20 +314,13 @@ class Builder(BlockWalker):
             out.append(idx)
         return out
 
-    # ------------------------------------------------------------ outputs
-
-    def outputs(self, last: int) -> list[Output]:
-        """The declared ``outputs:`` (names resolved from the top), or the last node."""
-        raw, path = self.model.outputs, self.model.outputs_path
-        if raw is None:
-            return [Output(self.nodes[last].name, last)]
-        items = raw if isinstance(raw, list) else [raw]
-        if not items:
-            self.err(path, "expected the names of the outputs, found an empty list", "e.g. outputs: [p3, p4, p5]",
-                     Ctx({}))
-        found = [(n, self.ref(n, path + (i,) if isinstance(raw, list) else path, Scope("", ()), Ctx({})))
-                 for i, n in enumerate(items)]
-        return [Output(self.nodes[i].name, i) for _, i in found if i is not None]
+def _integral(v: Any) -> Any:
+    """A computed value with its integral floats as ints (``16.0`` → 16), also inside a list."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, list):
+        return [_integral(x) for x in v]
+    return v
 
 
 def _dead(nodes: list[Node], outputs: list[Output]) -> frozenset[int]:

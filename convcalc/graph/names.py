@@ -44,6 +44,6 @@ def resolve(name: str, prefix: str, known: dict[str, int]) -> tuple[int | None, 
         shown = ", ".join(repr(n) for n in ends[:8]) + (", …" if len(ends) > 8 else "")
         return None, f"the name {name!r} is ambiguous here: {len(ends)} earlier layers end with it", \
             f"write the full path, one of {shown}"
-    short = sorted({n.rsplit("/", 1)[-1] for n in known} | set(known))
+    short = sorted({n.rsplit("/", 1)[-1] for n in known if not n.rsplit("/", 1)[-1].isdigit()} | set(known))
     return None, f"no earlier layer or block named {name!r}", \
         did_you_mean(name, short) or "`from:` names a layer or block defined above this one"

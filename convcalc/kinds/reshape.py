@@ -3,7 +3,7 @@ pixel_unshuffle, upsample. None has parameters; only bilinear upsampling does ar
 
 pixel_shuffle r: C×H×W → C/r²×rH×rW (each output reads one input, as nearest upsampling by r);
 pixel_unshuffle r (space-to-depth): C×H×W → r²C×H/r×W/r (each output position reads an r×r window).
-upsample: to ``size``, or by ``scale`` (an integer or a real factor): o = ⌊i·scale⌋ as PyTorch computes it.
+upsample: to ``size`` (or the height and width of the layer named by ``like``), or by ``scale`` (an integer or a real factor): o = ⌊i·scale⌋ as PyTorch computes it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.kinds.core import AXES, ZERO, AxisOp, AxisOps, Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import pointwise, same_shape
 from convcalc.kinds.pool import whole_input
-from convcalc.kinds.values import choice, factor_pair, pos_pair, positive, probability
+from convcalc.kinds.values import choice, factor_pair, pos_pair, positive, probability, reference
 
 if TYPE_CHECKING:
     from torch import nn
@@ -52,9 +52,10 @@ class UpsampleArgs:
 
 
 def upsample_check(args: Mapping[str, Any]) -> tuple[str, str]:
-    """upsample needs exactly one of scale and size."""
-    if ("scale" in args) == ("size" in args):
-        return "upsample needs exactly one of 'scale' or 'size'", "e.g. `- upsample: {scale: 2}`"
+    """upsample needs exactly one of scale, size and like."""
+    if sum(k in args for k in ("scale", "size", "like")) != 1:
+        return "upsample needs exactly one of 'scale', 'size' or 'like'", \
+            "e.g. `- upsample: {scale: 2}`, or `{like: lateral3}` for the height and width of that layer"
     return "", ""
 
 
@@ -202,7 +203,8 @@ register(
           pixel_shape, rf=pixel_rf),
     _kind("pixel_unshuffle", FactorArgs, {"factor": positive}, ("factor",), "space-to-depth by a factor",
           pixel_shape, rf=pixel_rf),
-    _kind("upsample", UpsampleArgs, {"scale": factor_pair, "size": pos_pair, "mode": choice("nearest", "bilinear")},
+    _kind("upsample", UpsampleArgs, {"scale": factor_pair, "size": pos_pair, "like": reference,
+                         "mode": choice("nearest", "bilinear")},
           (), "upsampling by a factor or to a size", upsample_shape, upsample_cost, upsample_rf,
           check=upsample_check),
 )

@@ -119,6 +119,13 @@ def factor_pair(v: object) -> tuple[int | float, int | float]:
     return out[0], out[1]
 
 
+def reference(v: object) -> str:
+    """The name of an earlier layer or named block (resolved by the graph, like ``from:``)."""
+    if not isinstance(v, str) or not v.strip("/ "):
+        raise ArgError("the name of an earlier layer or block", v)
+    return v.strip("/ ")
+
+
 def boolean(v: object) -> bool:
     if not isinstance(v, bool):
         raise ArgError("true or false", v)
@@ -186,6 +193,8 @@ def parser_schema(p: Callable[[object], Any]) -> dict[str, Any]:
                        {"type": "array", "minItems": 2, "maxItems": 2, "items": _PAIR}]}
     elif p is boolean:
         s = {"type": "boolean"}
+    elif p is reference:
+        s = {"type": "string", "minLength": 1}
     elif p is probability:
         s = {"type": "number", "minimum": 0, "maximum": 1}
     elif p is factor_pair:

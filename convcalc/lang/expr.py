@@ -94,7 +94,10 @@ def is_expression(value: object) -> bool:
 def substitute(value: object, env: Mapping[str, Any]) -> Any:
     """Replace ``$name`` / ``${expr}`` strings by their values; other values are returned as is.
 
-    The value may be any value of the language: an int, a float, a bool, a string, a list or a mapping."""
+    The value may be any value of the language: an int, a float, a bool, a string, a list or a mapping. In a
+    list written in the spec (``size: ["${h}", "${w}"]``), each item is substituted."""
+    if isinstance(value, list):
+        return [substitute(v, env) for v in value] if any(isinstance(v, (str, list)) for v in value) else value
     if not isinstance(value, str):
         return value
     m = _WHOLE.match(value.strip())

@@ -89,6 +89,11 @@ def misalignment(windows: Sequence[AxisRF]) -> Exact:
     return max(centres) - min(centres)
 
 
+def _with_jump(rf: RF, like: RF) -> RF:
+    """``rf`` with the jumps of ``like`` (for a merge of nominal fields)."""
+    return (replace(rf[0], jump=like[0].jump), replace(rf[1], jump=like[1].jump))
+
+
 #: Reports a problem at a node: (node, message, hint).
 Report = Callable[["Node", str, str], None]
 
@@ -105,6 +110,8 @@ class ReceptivePass:
         self.report = report
         self.done = 0
         self.poisoned: set[int] = set()
+        #: nodes whose receptive field is nominal: after upsampling by a factor that is not an integer
+        self.nominal: set[int] = set()
 
     def upto(self, last: int) -> None:
         """Compute every node up to and including index ``last``."""
@@ -120,6 +127,8 @@ class ReceptivePass:
             return
         srcs = [self.nodes[i] for i in node.inputs]
         node.data_dependent = any(s.data_dependent for s in srcs)
+        if any(i in self.nominal for i in node.inputs):
+            self.nominal.add(node.index)
         if node.layer is not None:
             self._layer(node, srcs[0])
         elif node.kind == "split":
@@ -140,6 +149,10 @@ class ReceptivePass:
                 replace(union([full[ax], src.rf_full[ax].apply(g[ax])]), jump=full[ax].jump) for ax in (0, 1))
         node.rf, node.rf_full = rf, full
         node.data_dependent = node.data_dependent or kind.data_dependent
+        if any(op.mode == "up" and isinstance(op.s, Fraction) for op in ops):
+            self.nominal.add(node.index)
+            node.notes.append(f"upsampling {src.shape.h}×{src.shape.w} → {node.shape.h}×{node.shape.w} is not by an "
+                              "integer factor: receptive fields from here on are nominal")
         if layer.kind.startswith("adaptive_") and (src.shape.h % node.shape.h or src.shape.w % node.shape.w):
             node.notes.append(f"adaptive pooling {src.shape.h}×{src.shape.w} → {node.shape.h}×{node.shape.w}: the "
                               "windows vary in size; receptive field is nominal (largest window, stride ⌊in/out⌋)")
@@ -151,6 +164,11 @@ class ReceptivePass:
         for ax, axis in enumerate(("height", "width")):
             if len({s.rf[ax].jump for s in local}) != 1:
                 detail = ", ".join(f"{s.name!r} jump {s.rf[ax].jump}" for s in local)
+                if node.index in self.nominal:  # a non-integer upsampling upstream: no exact stride to agree on
+                    node.notes.append(f"merges different nominal effective strides on the {axis} axis: {detail}; "
+                                      f"the receptive field takes {local[0].name!r}'s")
+                    local = [replace(s, rf=_with_jump(s.rf, local[0].rf)) for s in local]
+                    continue
                 self.report(node, f"{node.kind} {node.name!r} merges different effective strides on the {axis} "
                             f"axis: {detail}", "the branches must downsample by the same factor")
                 self.poisoned.add(node.index)
