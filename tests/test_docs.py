@@ -72,6 +72,26 @@ def test_readme_zoo_table_matches_the_reference_and_the_tool() -> None:
         assert cells[4] == ref[name]["torchvision_gflops_label"]
 
 
+def test_readme_family_table_matches_the_reference_and_the_tool() -> None:
+    from convcalc.lang.sources import zoo_document, zoo_names
+    from convcalc.metrics.analysis import analyze_document
+
+    ref = {r["model"]: r for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-modern.csv").open())
+           if r["input_h"] == r["input_w"] and r["input_h"] != "160" and "w" not in r["model"][-5:]}
+    table = README.split("<!-- zoo2-table:start -->")[1].split("<!-- zoo2-table:end -->")[0]
+    rows = [r for r in table.splitlines() if r.startswith("| `")]
+    old = {r["model"] for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-zoo.csv").open())}
+    assert sorted(r.split("`")[1] for r in rows) == sorted(set(zoo_names()) - old)
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        name = cells[0].strip("`")
+        (report,) = analyze_document(zoo_document(name))
+        assert int(cells[2].replace(",", "")) == report.params == int(ref[name]["params"]), name
+        assert int(cells[3].replace(",", "")) == report.macs, name
+        assert any(int(r["macs"]) == report.macs for r in csv.DictReader(
+            (ROOT / "tests" / "data" / "torchvision-modern.csv").open()) if r["model"] == name), name
+
+
 @pytest.mark.parametrize("path", ALL_SPECS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_bundled_spec_validates_against_the_schema(path: Path) -> None:
     import yaml

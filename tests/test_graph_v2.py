@@ -214,3 +214,34 @@ layers: [widen]
     assert r.layers[-1].output_shape == (4, 4, 4)
     assert len(r.warnings) == 1 and "in_channels is the input of named block 'widen' (4), not of this layer (8)" \
         in r.warnings[0]
+
+
+def test_upsample_like_another_layer_and_a_nominal_merge_is_a_note() -> None:
+    r = one("""
+input: {channels: 2, size: 9}
+layers:
+  - identity: {name: fine}
+  - maxpool: {kernel: 2, name: coarse}
+  - upsample: {like: fine, name: up}
+  - add: {from: [fine, up]}
+""")
+    rows = {x.name: x for x in r.layers}
+    assert rows["up"].output_shape == (2, 9, 9) and rows["add1"].cost.adds == 2 * 81
+    assert any("not by an integer factor" in n for n in rows["up"].notes)
+    assert any("merges different nominal effective strides" in n for n in rows["add1"].notes)
+    msg = errors("input: {channels: 2, size: 8}\nlayers:\n  - upsample: {scale: 2, size: 4}\n")
+    assert "upsample needs exactly one of 'scale', 'size' or 'like'" in msg
+
+
+def test_expressions_inside_a_list_argument_and_a_failed_name_reported_once() -> None:
+    r = one("params: {h: 3, w: 5}\ninput: {channels: 1, size: 8}\nlayers:\n"
+            "  - conv: {out: 1, kernel: [\"${h}\", \"$w\"], bias: false}\n")
+    assert r.params == 15
+    msg = errors("""
+input: {channels: 1, size: 8}
+layers:
+  - sequence: {name: enc, body: [conv: {out: 1, kernal: 3}]}
+  - conv: {from: enc, out: 1, kernel: 1}
+outputs: [enc]
+""")
+    assert msg.count("\n") == 1 and "unknown argument 'kernal'" in msg
