@@ -3,8 +3,7 @@ as the part of the walk that :class:`convcalc.graph.build.Builder` inherits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.errors import Collector, KeyPath, Location
 from convcalc.graph.nodes import BlockEnd, Node
@@ -35,8 +34,7 @@ BLOCK_KEYS: dict[str, tuple[str, ...]] = {
 BRANCH_MERGES = ("add", "concat", "mul")
 
 
-@dataclass
-class Ctx:
+class Ctx(NamedTuple):
     """Where the walk is: variables, the chain of named-block calls, training-only and side flags."""
 
     env: dict[str, Any]
@@ -150,7 +148,7 @@ class BlockWalker:
         out: list[str] = []
         first: dict[str, int] = {}
         for k in range(n):
-            ok, v = self.sub(args["label"], path + ("label",), replace(ctx, env={**ctx.env, "i": k}), interpolate=True)
+            ok, v = self.sub(args["label"], path + ("label",), ctx._replace(env={**ctx.env, "i": k}), interpolate=True)
             if not ok:
                 return None
             if not isinstance(v, (str, int)) or isinstance(v, bool) or not str(v) or "/" in str(v):
@@ -289,7 +287,7 @@ class BlockWalker:
             if x is not None:  # the concat of all earlier outputs, named `input` unless the body takes that name
                 name = it_scope.claim("input") if "input" not in it_scope.reserved else it_scope.auto("input")
                 xin = feats[0] if len(feats) == 1 else self.merge("concat", name, feats, path, ctx, it_scope)
-            y = self.seq(body, path + ("body",), xin, it_scope, replace(ctx, env={**ctx.env, "i": k}), fresh=True)
+            y = self.seq(body, path + ("body",), xin, it_scope, ctx._replace(env={**ctx.env, "i": k}), fresh=True)
             if y is None or xin is None:
                 return None
             feats.append(y)
@@ -308,7 +306,7 @@ class BlockWalker:
         for k, label in enumerate(labels):
             self.visit(path, ctx)
             it_scope = Scope(f"{base}{label}/", declared(body))
-            x = self.seq(body, path + ("body",), x, it_scope, replace(ctx, env={**ctx.env, "i": k}), fresh=True)
+            x = self.seq(body, path + ("body",), x, it_scope, ctx._replace(env={**ctx.env, "i": k}), fresh=True)
             if x is None:
                 return None
         return x
@@ -325,7 +323,7 @@ class BlockWalker:
                 self.err(path + ("training_only",), str(exc), exc.hint, ctx)
         if body is not None:
             self.seq(body, path + ("body",), x, scope,
-                     replace(ctx, training_only=ctx.training_only or training, side=True))
+                     ctx._replace(training_only=ctx.training_only or training, side=True))
         return x
 
     def call(self, t: Template, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope,

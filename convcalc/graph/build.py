@@ -17,7 +17,6 @@ from convcalc.graph.blocks import BLOCK_KEYS, BLOCK_KINDS, BlockWalker, Ctx, Too
 from convcalc.graph.nodes import BlockEnd, Graph, Node, Output
 from convcalc.graph.refs import RefWalker
 from convcalc.graph.scope import Scope, declared
-from convcalc.kinds.aliases import meant_arguments, misindented_layer, unknown_argument, unknown_kind
 from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
 from convcalc.kinds.merge import MERGE_KINDS, MergeError, merge_shape
 from convcalc.kinds.values import ArgError, describe
@@ -44,6 +43,8 @@ class Builder(BlockWalker, RefWalker):
         #: full name of every layer and named block so far → its node (for ``from:``)
         self.known: dict[str, int] = {}
         self.failed: set[str] = set()
+        #: a ``from:`` or a merge named its inputs (else every node feeds the next)
+        self.referenced = False
         self.visits = 0  # layers, blocks and template calls walked, plus repeat/dense iterations
         self.edges = 0  # inputs of all nodes
         self.depth = 0  # nesting of item() calls, across template calls
@@ -143,6 +144,8 @@ class Builder(BlockWalker, RefWalker):
                          f"write `- {kind}: {{...}}`", ctx)
                 return None
         else:
+            from convcalc.kinds.aliases import misindented_layer  # (the hints are loaded when needed)
+
             found = f"a mapping with {len(item)} keys" if isinstance(item, dict) else describe(item)
             templates = {n: tuple(t.params) for n, t in self.spec.templates.items()}
             self.err(path, f"expected a layer (a kind name, or a mapping with one key: the kind), found {found}",
@@ -178,6 +181,8 @@ class Builder(BlockWalker, RefWalker):
             return self.block(kind, args, argpath, x, scope, ctx, inline)
         if kind in self.spec.templates:
             return self.call(self.spec.templates[kind], args, argpath, x, scope, ctx, inline)
+        from convcalc.kinds.aliases import unknown_kind
+
         self.err(path, f"unknown layer kind {kind!r}", unknown_kind(kind, args, BLOCK_KINDS, self.spec.templates),
                  ctx)
         return None
@@ -241,6 +246,8 @@ class Builder(BlockWalker, RefWalker):
             if key == "name":
                 continue
             if key not in ks.params:
+                from convcalc.kinds.aliases import unknown_argument
+
                 self.err(path + (key,), f"unknown argument {key!r} for {kind}", unknown_argument(key, kind, ks.params),
                          ctx)
                 ok = False
@@ -249,11 +256,14 @@ class Builder(BlockWalker, RefWalker):
             if good:
                 values[key] = v
             ok = ok and good
-        typos = meant_arguments(args, ks.params)
-        for req in ks.required:
-            if req not in args and req not in typos:  # a misspelling was reported already
-                self.err(path, f"{kind} needs {req!r}", f"e.g. `- {kind}: {{{req}: ...}}`", ctx)
-                ok = False
+        missing = [req for req in ks.required if req not in args]
+        if missing:
+            from convcalc.kinds.aliases import meant_arguments
+
+            missing = [req for req in missing if req not in meant_arguments(args, ks.params)]
+        for req in missing:  # (a misspelling of one was reported already)
+            self.err(path, f"{kind} needs {req!r}", f"e.g. `- {kind}: {{{req}: ...}}`", ctx)
+            ok = False
         problem, hint = ks.check(args)
         if problem:
             self.err(path, problem, hint, ctx)
@@ -360,7 +370,8 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -
             col.raise_if_any(SpecError)
         return None
     cost_pass(b.nodes)
-    dead = _dead(b.nodes, outputs)
+    # without references and declared outputs every node but a side block's feeds the last one
+    dead = _dead(b.nodes, outputs) if model.outputs is not None or b.referenced else frozenset()
     warnings = [f"{loc}: {message}" for (loc, _), message in b.warnings.items()]
     warnings += [f"layer {b.nodes[i].name!r} feeds no output: not counted in the totals" for i in sorted(dead)]
     return Graph(model.name, model.description, b.nodes[0].shape, model.input.batch, b.nodes, b.blocks, outputs,

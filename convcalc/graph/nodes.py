@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from convcalc.errors import KeyPath, Location
 from convcalc.kinds.core import ZERO, Cost, Layer, Shape
@@ -39,8 +40,7 @@ class Node:
     side: bool = False
 
 
-@dataclass(frozen=True)
-class BlockEnd:
+class BlockEnd(NamedTuple):
     """A named block (or template call) and the node holding its output."""
 
     name: str
@@ -49,8 +49,7 @@ class BlockEnd:
     location: Location
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """A declared output of a model (``outputs:``), or the last node when none are declared."""
 
     name: str

@@ -20,6 +20,7 @@ class RefWalker:
     known: dict[str, int]
     #: full names of layers and blocks whose expansion failed (a reference to one reports nothing more)
     failed: set[str]
+    referenced: bool
 
     if TYPE_CHECKING:  # provided by Builder
         from convcalc.lang.spec import ModelSpec
@@ -43,6 +44,7 @@ class RefWalker:
             self.err(path, f"expected the name of an earlier layer or block, found {describe(name)}",
                      "e.g. from: enc3, or from: [up3, enc3]", ctx)
             return None
+        self.referenced = True
         node, message, hint = resolve(name.strip("/"), scope.prefix, self.known)
         if node is None and resolve(name.strip("/"), scope.prefix, dict.fromkeys(self.failed, 0))[0] is None:
             self.err(path, message, hint, ctx)  # (a name whose expansion failed was reported there)

@@ -9,8 +9,7 @@ C special (exp), C − 1 adds (the sum), C divs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import Cost, Kind, Layer, Shape, area, register, size
 from convcalc.kinds.norm import pointwise, same_shape
@@ -24,21 +23,18 @@ ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu",
                "mish", "elu")
 
 
-@dataclass(frozen=True, slots=True)
-class ActArgs:
+class ActArgs(NamedTuple):
     """Activations: ``alpha`` for elu (1.0), ``slope`` for leaky_relu (0.01)."""
 
     alpha: float = 1.0
     slope: float = 0.01
 
 
-@dataclass(frozen=True, slots=True)
-class PReLUArgs:
+class PReLUArgs(NamedTuple):
     per_channel: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class SoftmaxArgs:
+class SoftmaxArgs(NamedTuple):
     """Softmax over the channels at each position."""
 
 

@@ -7,8 +7,7 @@ output_padding. Receptive field: a sliding window (k_eff, s, p_begin); transpose
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import (
     AXES,
@@ -33,8 +32,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass(frozen=True, slots=True)
-class ConvArgs:
+class ConvArgs(NamedTuple):
     """conv, dwconv, pwconv, separable, deconv, deform."""
 
     out: int | None = None

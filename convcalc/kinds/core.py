@@ -13,7 +13,7 @@ ceil_mode rule); TensorFlow SAME: o = ⌈i/s⌉, pad = max((o − 1)·s + k_eff 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.kinds.values import Padding, Pair
@@ -35,18 +35,16 @@ class Shape(NamedTuple):
         return f"{self.c}×{self.h}×{self.w}"
 
 
-@dataclass(frozen=True, slots=True)
-class NoArgs:
+class NoArgs(NamedTuple):
     """Layers without arguments of their own."""
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(NamedTuple):
     """One concrete layer: its kind, full name and typed arguments."""
 
     kind: str
     name: str
-    args: Any = field(default_factory=NoArgs)
+    args: Any = NoArgs()
 
 
 class LayerShapeError(ValueError):
@@ -98,8 +96,7 @@ class Cost:
 ZERO = Cost()
 
 
-@dataclass(frozen=True, slots=True)
-class AxisOp:
+class AxisOp(NamedTuple):
     """How one layer maps windows on one axis.
 
     mode ``down``: an ordinary sliding window (conv, pool). ``transposed``: a transposed conv with
@@ -197,8 +194,7 @@ def unchecked(args: Mapping[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """One layer kind: what it accepts and its rule for every interpretation."""
 
     name: str

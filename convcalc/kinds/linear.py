@@ -6,8 +6,7 @@ Notation: C = channels, β = 1 with bias. A linear layer takes a C×1×1 input (
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.kinds.activation import ACT_COST, ACTIVATIONS
 from convcalc.kinds.conv import conv_cost
@@ -20,14 +19,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass(frozen=True, slots=True)
-class LinearArgs:
+class LinearArgs(NamedTuple):
     out: int = 1
     bias: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class SEArgs:
+class SEArgs(NamedTuple):
     reduction: int | None = None
     width: int | None = None
     activation: str = "relu"

@@ -8,7 +8,6 @@ add (n − 1)·CHW adds, mul (n − 1)·CHW muls, concat and split nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from convcalc.kinds.core import ZERO, Cost, Shape, size
 
@@ -51,11 +50,3 @@ def merge_cost(kind: str, out: Shape, inputs: int) -> Cost:
     if kind == "mul":
         return Cost(muls=(inputs - 1) * size(out))
     return ZERO
-
-
-@dataclass(frozen=True, slots=True)
-class Split:
-    """A channel slice [start, start + channels) of a node's output."""
-
-    start: int
-    channels: int

@@ -8,8 +8,7 @@ then per element a div (normalise) and, when affine, a mul (γ) and an add (β).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import IDENTITY, AxisOps, Cost, Kind, Layer, LayerShapeError, Shape, area, register, size
 from convcalc.kinds.values import boolean, number, positive
@@ -18,14 +17,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass(frozen=True, slots=True)
-class BNArgs:
+class BNArgs(NamedTuple):
     scale: bool = True
     center: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class NormArgs:
+class NormArgs(NamedTuple):
     """layernorm and groupnorm: ``affine`` learns γ (and β unless ``bias: false``)."""
 
     groups: int = 1
@@ -34,13 +31,11 @@ class NormArgs:
     eps: float = 1e-5
 
 
-@dataclass(frozen=True, slots=True)
-class ScaleArgs:
+class ScaleArgs(NamedTuple):
     value: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class LayerScaleArgs:
+class LayerScaleArgs(NamedTuple):
     init: float = 1e-6
 
 

@@ -8,8 +8,7 @@ Adaptive windows on one axis: [⌊k·i/o⌋, ⌈(k+1)·i/o⌉) for k in 0..o−1
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import (
     AXES,
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass(frozen=True, slots=True)
-class PoolArgs:
+class PoolArgs(NamedTuple):
     kernel: Pair = (1, 1)
     stride: Pair | None = None
     padding: Padding = ((0, 0), (0, 0))
@@ -41,13 +39,11 @@ class PoolArgs:
     count_include_pad: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class AdaptiveArgs:
+class AdaptiveArgs(NamedTuple):
     size: Pair = (1, 1)
 
 
-@dataclass(frozen=True, slots=True)
-class GlobalArgs:
+class GlobalArgs(NamedTuple):
     """Global pooling takes no arguments."""
 
 

@@ -3,15 +3,15 @@ pixel_unshuffle, upsample. None has parameters; only bilinear upsampling does ar
 
 pixel_shuffle r: C×H×W → C/r²×rH×rW (each output reads one input, as nearest upsampling by r);
 pixel_unshuffle r (space-to-depth): C×H×W → r²C×H/r×W/r (each output position reads an r×r window).
-upsample: to ``size`` (or the height and width of the layer named by ``like``), or by ``scale`` (an integer or a real factor): o = ⌊i·scale⌋ as PyTorch computes it.
+upsample: to ``size`` (or the height and width of the layer named by ``like``), or by ``scale`` (an
+integer or a real factor): o = ⌊i·scale⌋ as PyTorch computes it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.kinds.core import AXES, ZERO, AxisOp, AxisOps, Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import pointwise, same_shape
@@ -22,28 +22,23 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass(frozen=True, slots=True)
-class PlainArgs:
+class PlainArgs(NamedTuple):
     """No arguments."""
 
 
-@dataclass(frozen=True, slots=True)
-class DropArgs:
+class DropArgs(NamedTuple):
     p: float = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class GroupsArgs:
+class GroupsArgs(NamedTuple):
     groups: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class FactorArgs:
+class FactorArgs(NamedTuple):
     factor: int = 2
 
 
-@dataclass(frozen=True, slots=True)
-class UpsampleArgs:
+class UpsampleArgs(NamedTuple):
     """``scale`` per axis (int or float) or ``size``; ``mode`` nearest or bilinear."""
 
     scale: tuple[int | float, int | float] | None = None

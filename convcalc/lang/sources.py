@@ -43,9 +43,11 @@ def open_source(arg: str) -> Document:
         raise SpecError([Diagnostic(Location(arg, 1, 1), (), "is a directory, not a spec file", directory_hint(arg))])
     if exists or arg.endswith((".yaml", ".yml")) or "/" in arg:
         return load_file(path)
-    names = zoo_names()
-    if arg in names:
+    from convcalc.zoo import VARIANTS
+
+    if arg in VARIANTS or (resources.files("convcalc") / "zoo" / f"{arg}.yaml").is_file():
         return zoo_document(arg)
+    names = zoo_names()
     from convcalc.zoo import FAMILIES
 
     if arg in FAMILIES:

@@ -6,9 +6,11 @@ Layer lists stay raw here: they are expanded (templates substituted, arguments c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
 from convcalc.kinds.core import KINDS
@@ -16,7 +18,6 @@ from convcalc.kinds.values import ArgError, Padding, boolean, describe, padding,
 from convcalc.lang.expr import ExprError, substitute
 from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: graph, budget use it
 from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
-from convcalc.lang.includes import included
 from convcalc.lang.yaml_source import Document, load_file, load_text
 
 TOP_KEYS = ("convcalc", "name", "description", "include", "params", "variants", "input", "defaults", "blocks",
@@ -92,11 +93,10 @@ class Spec:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What the command line overrides: parameters (``--set``), the input size and the batch."""
 
-    values: dict[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] = MappingProxyType({})
     size: tuple[int, int] | None = None
     batch: int | None = None
 
@@ -247,7 +247,7 @@ def _variant(doc: Document, data: Any, settings: Settings) -> Settings | None:
     chosen = variants.get(doc.variant) if isinstance(variants, dict) else None
     if not isinstance(chosen, dict):
         raise SpecError([Diagnostic(doc.loc(("variants",)), ("variants",), f"no variant {doc.variant!r}", "")])
-    return replace(settings, values={**chosen, **settings.values})
+    return settings._replace(values={**chosen, **settings.values})
 
 
 def variant_names(data: Any) -> list[str]:
@@ -309,7 +309,9 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
         bias = p.value(boolean, dm["bias"], ("defaults", "bias")) if "bias" in dm else None
         pad = p.value(padding, dm["padding"], ("defaults", "padding")) if "padding" in dm else None
         spec.defaults = Defaults(bias, pad)
-    for inc in included(doc, col):
+    from convcalc.lang.includes import included  # (loaded when a spec includes)
+
+    for inc in included(doc, col) if isinstance(doc.data, dict) and "include" in doc.data else ():
         for tname, tmpl in _templates(_Parser(inc, col), inc.data, inc).items():
             if tname in spec.templates:
                 where = spec.templates[tname].doc or doc

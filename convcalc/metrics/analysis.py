@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from convcalc.errors import Collector, Diagnostic, Location, SpecError, UsageError
 from convcalc.gcpause import paused_gc
@@ -72,8 +72,7 @@ class LayerRow:
     dead: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OutputRow:
+class OutputRow(NamedTuple):
     """One output of a model: its name (the layer it is), shape and receptive field."""
 
     name: str

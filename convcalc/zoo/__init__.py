@@ -10,6 +10,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "efficientnet_v2": ("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"),
     "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
     "mobilenet_v3": ("mobilenet_v3_large", "mobilenet_v3_small"),
+    "resnet": ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+               "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"),
+    "vgg": ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"),
+    "squeezenet": ("squeezenet1_0", "squeezenet1_1"),
+    "densenet": ("densenet121", "densenet161", "densenet169", "densenet201"),
+    "shufflenet_v2": ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"),
 }
 
 #: zoo name → family file stem
