@@ -25,7 +25,7 @@ def zoo_document(name: str) -> Document:
 
     stem = VARIANTS.get(name, name)
     data = (resources.files("convcalc") / "zoo" / f"{stem}.yaml").read_bytes()
-    doc = load_bytes(data, f"zoo:{stem}.yaml")
+    doc = load_bytes(data, f"zoo:{name}.yaml")  # named by the zoo name, as budgets files match it
     if stem != name:
         doc.variant = name
     return doc
@@ -43,12 +43,11 @@ def open_source(arg: str) -> Document:
         raise SpecError([Diagnostic(Location(arg, 1, 1), (), "is a directory, not a spec file", directory_hint(arg))])
     if exists or arg.endswith((".yaml", ".yml")) or "/" in arg:
         return load_file(path)
-    from convcalc.zoo import VARIANTS
+    from convcalc.zoo import FAMILIES, VARIANTS
 
-    if arg in VARIANTS or (resources.files("convcalc") / "zoo" / f"{arg}.yaml").is_file():
+    if arg in VARIANTS or arg not in FAMILIES and (resources.files("convcalc") / "zoo" / f"{arg}.yaml").is_file():
         return zoo_document(arg)
     names = zoo_names()
-    from convcalc.zoo import FAMILIES
 
     if arg in FAMILIES:
         hint = f"{arg} is a family of the zoo: name one of {', '.join(FAMILIES[arg])}"
