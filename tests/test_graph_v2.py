@@ -245,3 +245,10 @@ layers:
 outputs: [enc]
 """)
     assert msg.count("\n") == 1 and "unknown argument 'kernal'" in msg
+
+
+def test_a_named_block_parameter_defaults_to_the_model_parameter_of_its_name() -> None:
+    r = one('params: {groups: 2}\ninput: {channels: 4, size: 4}\nblocks:\n  b:\n    params: {groups: "${groups}", '
+            'w: "${groups * 4}"}\n    body: [conv: {out: $w, kernel: 1, groups: $groups}]\nlayers: [b, b: {groups: 4}]\n')
+    # 4→8, groups 2: 8·2 + 8 bias; then 8→16, groups 4: 16·2 + 16 bias
+    assert [x.cost.params for x in r.layers] == [24, 48]

@@ -351,21 +351,18 @@ class BlockWalker:
             good, v = self.sub(raw, path + (key,), ctx)
             ok = ok and good
             env[key] = v
+        # defaults in order, each an expression over the parameters given and the defaults before it (and the
+        # model's parameters, in_channels, in_height, in_width: a default `${groups}` is the model's groups)
         for key, default in t.params.items():
-            if key not in env:
-                if default is None:
-                    self.err(path, f"block {t.name!r} needs parameter {key!r}",
-                             f"e.g. `- {t.name}: {{{key}: ...}}`", ctx)
-                    ok = False
-                else:
-                    env[key] = default
-        # defaults may be expressions over earlier parameters (and in_channels, in_height, in_width)
-        for key in t.params:
-            if key not in args and key in env:
-                where = Ctx({**base, **env}, ctx.calls, doc=t.doc or ctx.doc)
-                good, v = self.sub(env[key], t.path[:-1] + ("params", key), where)
-                ok = ok and good
-                env[key] = v
+            if key in env:
+                continue
+            if default is None:
+                self.err(path, f"block {t.name!r} needs parameter {key!r}", f"e.g. `- {t.name}: {{{key}: ...}}`", ctx)
+                ok = False
+                continue
+            where = Ctx({**base, **env}, ctx.calls, doc=t.doc or ctx.doc)
+            good, env[key] = self.sub(default, t.path[:-1] + ("params", key), where)
+            ok = ok and good
         own = "name" in args or not inline
         full = self.name_of(args, path, scope, t.name, ctx) if own else scope.prefix.rstrip("/")
         if not ok:
