@@ -14,6 +14,7 @@ from typing import Literal
 
 from convcalc.ci.collect import Model, analyze_models, load
 from convcalc.errors import ConvcalcError, Location
+from convcalc.lang.spec import Settings
 from convcalc.lang.yaml_source import Document, EmptyDocument
 from convcalc.metrics.analysis import Field, LayerRow, Report
 
@@ -236,13 +237,13 @@ def _model_location(m: Model, doc: Document) -> Location:
 
 
 def diff_documents(base: Document | None, head: Document | None, fail_above: Fraction | None = None,
-                   names: tuple[str, str] | None = None) -> DiffRun:
+                   names: tuple[str, str] | None = None, settings: Settings | None = None) -> DiffRun:
     """Diff two loaded spec documents; None is a side without the file (new or deleted: every model and
     layer added or removed). Raises :class:`~convcalc.errors.SpecError` if either is invalid."""
     bname = base.file if base is not None else names[0] if names else NOTHING
     hname = head.file if head is not None else names[1] if names else NOTHING
-    bmodels = analyze_models(base)[1] if base is not None else []
-    hspec, hmodels = analyze_models(head) if head is not None else (None, [])
+    bmodels = analyze_models(base, None, settings)[1] if base is not None else []
+    hspec, hmodels = analyze_models(head, None, settings) if head is not None else (None, [])
     pairs: list[tuple[str, Model | None, Model | None]]
     bnames = [m.spec.name for m in bmodels]
     if len(bmodels) == len(hmodels) and (len(bmodels) == 1 or not set(bnames) & {m.spec.name for m in hmodels}):
@@ -277,8 +278,9 @@ def _side(source: str, stdin: str | None) -> Document | None:
         return None
 
 
-def diff(base: str, head: str, fail_above: Fraction | None = None, stdin: str | None = None) -> DiffRun:
+def diff(base: str, head: str, fail_above: Fraction | None = None, stdin: str | None = None,
+         settings: Settings | None = None) -> DiffRun:
     """Diff two specs given as file paths or zoo names (``-`` reads ``stdin``; ``/dev/null`` or an empty file
     is a side without the spec: a new or a deleted file)."""
     b, h = _side(base, stdin), _side(head, stdin)
-    return diff_documents(b, h, fail_above, (base, head))
+    return diff_documents(b, h, fail_above, (base, head), settings)

@@ -15,6 +15,7 @@ from convcalc.ci.budgets_file import is_budgets_document
 from convcalc.ci.collect import SPEC_SUFFIXES, expand, not_a_spec
 from convcalc.ci.diff import NOTHING, DiffRun, DiffSet, diff, diff_documents
 from convcalc.errors import ConvcalcError, Diagnostic, Location, UsageError
+from convcalc.lang.spec import Settings
 from convcalc.lang.yaml_source import Document, EmptyDocument, load_bytes, load_file
 
 Loader = Callable[[], Document | None]
@@ -25,7 +26,7 @@ def _is_spec(doc: Document | None) -> bool:
 
 
 def _pair(base_name: str, head_name: str, base: Loader | None, head: Loader | None,
-          fail_above: Fraction | None) -> DiffRun | None:
+          fail_above: Fraction | None, settings: Settings | None = None) -> DiffRun | None:
     """One file's diff, None when neither side is a spec; a side that cannot be read is the file's error."""
     try:
         b = base() if base else None
@@ -38,7 +39,7 @@ def _pair(base_name: str, head_name: str, base: Loader | None, head: Loader | No
         return None
     try:
         return diff_documents(b if _is_spec(b) else None, h if _is_spec(h) else None, fail_above,
-                              (base_name, head_name))
+                              (base_name, head_name), settings)
     except ConvcalcError as exc:
         return DiffRun(base_name, head_name, (), fail_above, b is not None, h is not None, exc)
 
@@ -52,7 +53,8 @@ def _load(path: Path) -> Loader:
     return load
 
 
-def diff_directories(base: str, head: str, fail_above: Fraction | None = None) -> DiffSet:
+def diff_directories(base: str, head: str, fail_above: Fraction | None = None,
+                     settings: Settings | None = None) -> DiffSet:
     """Every spec below two directories, paired by its path relative to each."""
     def specs(root: str) -> dict[str, Path]:
         return {Path(s.name).relative_to(root).as_posix(): Path(s.name) for s in expand([root]) if s.error is None}
@@ -62,7 +64,7 @@ def diff_directories(base: str, head: str, fail_above: Fraction | None = None) -
     for rel in sorted(b.keys() | h.keys()):
         bp, hp = b.get(rel), h.get(rel)
         d = _pair(bp.as_posix() if bp else NOTHING, hp.as_posix() if hp else NOTHING,
-                  _load(bp) if bp else None, _load(hp) if hp else None, fail_above)
+                  _load(bp) if bp else None, _load(hp) if hp else None, fail_above, settings)
         if d is not None:
             files.append(d)
     return DiffSet(base, head, tuple(files), fail_above)
@@ -85,7 +87,8 @@ def _ref_error(ref: str, message: str) -> UsageError:
                                   "(run `git fetch` first in a shallow CI checkout)")])
 
 
-def diff_against_ref(ref: str, paths: Sequence[str] = (".",), fail_above: Fraction | None = None) -> DiffSet:
+def diff_against_ref(ref: str, paths: Sequence[str] = (".",), fail_above: Fraction | None = None,
+                     settings: Settings | None = None) -> DiffSet:
     """Every spec under ``paths`` (files or directories, as in the work tree) against its version at git
     ``ref``: changed, added (not at ``ref``) or removed (at ``ref``, not in the work tree)."""
     paths = list(paths) or ["."]
@@ -103,20 +106,21 @@ def diff_against_ref(ref: str, paths: Sequence[str] = (".",), fail_above: Fracti
         def old(rel: str = rel) -> Document | None:
             return load_bytes(_git(["show", f"{ref}:./{rel}"], ref), f"{ref}:{rel}")
         d = _pair(f"{ref}:{rel}" if rel in at_ref else NOTHING, rel if rel in here else NOTHING,
-                  old if rel in at_ref else None, _load(Path(rel)) if rel in here else None, fail_above)
+                  old if rel in at_ref else None, _load(Path(rel)) if rel in here else None, fail_above, settings)
         if d is not None:
             files.append(d)
     return DiffSet(ref, "the work tree", tuple(files), fail_above)
 
 
-def diff_sources(base: str, head: str, fail_above: Fraction | None = None, stdin: str | None = None) -> DiffSet:
+def diff_sources(base: str, head: str, fail_above: Fraction | None = None, stdin: str | None = None,
+                 settings: Settings | None = None) -> DiffSet:
     """``convcalc diff BASE HEAD``: two spec sources (files, zoo names, ``-``, ``/dev/null``), or two
     directories."""
     if Path(base).is_dir() and Path(head).is_dir():
-        return diff_directories(base, head, fail_above)
+        return diff_directories(base, head, fail_above, settings)
     for side in (base, head):
         if Path(side).is_dir():
             raise UsageError([Diagnostic(Location(side, 1, 1), (), "a directory, and the other side is not one",
                                          "diff two files, two directories, or use --base-ref REF with paths")])
-    one = diff(base, head, fail_above, stdin)
+    one = diff(base, head, fail_above, stdin, settings)
     return DiffSet(one.base, one.head, (one,), fail_above)

@@ -133,6 +133,9 @@ def diff(
                                           help="Exit 1 when the params, MACs or FLOPs total grows by more than "
                                                "this, e.g. 5%."),
     all_layers: bool = typer.Option(False, "--all", help="Also list unchanged layers (table and markdown)."),
+    set_: list[str] | None = SetOpt,
+    size: str | None = SizeOpt,
+    batch: str | None = BatchOpt,
     fmt: CIFormat = CIFormatOpt,
     summary: str | None = SummaryOpt,
     exact: bool = ExactOpt,
@@ -146,6 +149,7 @@ def diff(
     from convcalc.units import UnitError, parse_percent
 
     paths = specs or []
+    settings = _settings(set_, size, batch)
     try:
         limit = parse_percent(fail_above) if fail_above is not None else None
     except UnitError as exc:
@@ -154,10 +158,10 @@ def diff(
         raise typer.BadParameter(f"give BASE and HEAD (found {len(paths)} specs), or --base-ref REF with paths",
                                  param_hint="BASE HEAD")
     if base_ref is not None:
-        result = _guard(lambda: d.diff_against_ref(base_ref, paths, limit))
+        result = _guard(lambda: d.diff_against_ref(base_ref, paths, limit, settings))
     else:
         stdin = sys.stdin.read() if "-" in paths else None
-        result = _guard(lambda: d.diff_sources(paths[0], paths[1], limit, stdin))
+        result = _guard(lambda: d.diff_sources(paths[0], paths[1], limit, stdin, settings))
     from convcalc.outputs.ci_render import diagnostics_text
 
     _ci_emit(ci_diff.diff_output(result, fmt.value, exact, all_layers), fmt, diagnostics_text(result.errors), summary,
