@@ -31,6 +31,7 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import efficientnet as tv_efficientnet
+from torchvision.models import regnet as tv_regnet
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,6 +274,114 @@ def unets(src: Path, commit: str) -> list[dict[str, Any]]:
     return rows
 
 
+RESNET_VGG_SQUEEZENET = [
+    *("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
+    *("resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"),
+    *(f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")),
+    "squeezenet1_0",
+    "squeezenet1_1",
+]
+
+
+def resnet_vgg_squeezenet() -> list[dict[str, Any]]:
+    """The ResNet, VGG and SqueezeNet families (convcalc/zoo/resnet.yaml, vgg.yaml, squeezenet.yaml): every
+    variant at 160, and at its weights' crop size where tests/data/torchvision-zoo.csv does not have it."""
+    with open(ROOT / "tests/data/torchvision-zoo.csv") as f:
+        in_zoo_csv = {r["model"] for r in csv.DictReader(f)}
+    rows = []
+    for name in RESNET_VGG_SQUEEZENET:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        (crop,) = weights.transforms().crop_size
+        meta = weights.meta["num_params"]
+        model = torchvision.models.get_model(name, weights=None)
+        for size in [160] if name in in_zoo_csv else [crop, 160]:
+            params, macs, _ = count(model, zeros(3, size, size))
+            assert params == meta, (name, params, meta)
+            note = f"weights={weights}; crop_size={crop}" + ("" if size == crop else "; off-native size")
+            rows.append(row(name, TV_SOURCE, size, size, params, macs, meta, note))
+            print(name, size, params, macs, file=sys.stderr)
+    return rows
+
+
+DENSENET_SHUFFLENET_REGNET = [
+    *(f"densenet{n}" for n in (121, 161, 169, 201)),
+    *(f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")),
+    *(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+    *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")),
+]
+
+
+def regnet_stages() -> dict[str, dict[str, Any]]:
+    """Each torchvision RegNet's stage table, from torchvision's own ``BlockParams.from_init_params``.
+
+    ``from_init_params(depth, w_0, w_a, w_m, group_width, bottleneck_multiplier=1, se_ratio)`` (the arguments
+    read from each builder's source): block widths w_0 + j·w_a (j < depth), quantised in log space to
+    w_0·w_m^round(log(width / w_0) / log(w_m)) and to a multiple of 8; a stage is a run of equal widths; then
+    each stage's group width is min(group_width, width) and its width make_divisible(width, that). These
+    are the ``variants:`` of convcalc/zoo/regnet.yaml (:func:`regnet_variant_lines`), checked here against
+    the built models: four stages of stride 2, bottleneck multiplier 1, and the widths, depths and groups.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in [n for n in DENSENET_SHUFFLENET_REGNET if n.startswith("regnet_")]:
+        src = inspect.getsource(getattr(tv_regnet, name))
+        m = re.search(r"BlockParams\.from_init_params\((.*?)\*\*kwargs\s*\)", src, re.S)
+        assert m, name
+        kwargs: dict[str, Any] = {k: float(v) if "." in v else int(v) for k, v in re.findall(r"(\w+)=([\d.]+)", m[1])}
+        bp = tv_regnet.BlockParams.from_init_params(**kwargs)
+        assert bp.strides == [2] * 4 and bp.bottleneck_multipliers == [1.0] * 4, name
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        (crop,) = weights.transforms().crop_size
+        model = torchvision.models.get_model(name, weights=None)
+        for stage, w, d, g in zip(model.trunk_output, bp.widths, bp.depths, bp.group_widths, strict=True):
+            assert len(stage) == d, name
+            first = stage[0].f
+            assert (first.c[0].out_channels, first.b[0].groups) == (w, w // g), name
+            if bp.se_ratio:
+                assert first.se.fc1.out_channels == round(bp.se_ratio * first.a[0].in_channels), name
+        out[name] = {
+            "init_params": kwargs,
+            "widths": bp.widths,
+            "depths": bp.depths,
+            "group_widths": bp.group_widths,
+            "se_ratio": bp.se_ratio or 0,
+            "res": crop,
+        }
+    return out
+
+
+def regnet_variant_lines(stages: dict[str, dict[str, Any]]) -> list[str]:
+    """The ``variants:`` lines of convcalc/zoo/regnet.yaml, one per model."""
+    return [
+        f"  {name + ':':<15} {{widths: {s['widths']}, depths: {s['depths']}, group_widths: {s['group_widths']}, "
+        f"se_ratio: {s['se_ratio']}, res: {s['res']}}}"
+        for name, s in stages.items()
+    ]
+
+
+def densenet_shufflenet_regnet() -> list[dict[str, Any]]:
+    """The DenseNet, ShuffleNetV2 and RegNet families (convcalc/zoo/densenet.yaml, shufflenet_v2.yaml,
+    regnet.yaml): every variant at 160, and at its weights' crop size where tests/data/torchvision-zoo.csv
+    does not have it. First checks that regnet.yaml's variant tables are torchvision's BlockParams."""
+    zoo_file = (ROOT / "convcalc/zoo/regnet.yaml").read_text().splitlines()
+    for line in regnet_variant_lines(regnet_stages()):
+        assert line in zoo_file, f"convcalc/zoo/regnet.yaml lacks the line\n{line}"
+    with open(ROOT / "tests/data/torchvision-zoo.csv") as f:
+        in_zoo_csv = {r["model"] for r in csv.DictReader(f)}
+    rows = []
+    for name in DENSENET_SHUFFLENET_REGNET:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        (crop,) = weights.transforms().crop_size
+        meta = weights.meta["num_params"]
+        model = torchvision.models.get_model(name, weights=None)
+        for size in [160] if name in in_zoo_csv else [crop, 160]:
+            params, macs, _ = count(model, zeros(3, size, size))
+            assert params == meta, (name, params, meta)
+            note = f"weights={weights}; crop_size={crop}" + ("" if size == crop else "; off-native size")
+            rows.append(row(name, TV_SOURCE, size, size, params, macs, meta, note))
+            print(name, size, params, macs, file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--unet-src", type=Path, required=True, help="checkout of milesial/Pytorch-UNet")
@@ -284,6 +393,8 @@ def main() -> None:
     self_check()
     args.stages.write_text(json.dumps(efficientnet_stages(), indent=2) + "\n")
     rows = classifiers() + fpn() + unets(args.unet_src, args.unet_commit)
+    rows += resnet_vgg_squeezenet()
+    rows += densenet_shufflenet_regnet()
     with open(args.csv, "w", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
         writer.writeheader()

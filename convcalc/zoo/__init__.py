@@ -16,6 +16,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "squeezenet": ("squeezenet1_0", "squeezenet1_1"),
     "densenet": ("densenet121", "densenet161", "densenet169", "densenet201"),
     "shufflenet_v2": ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"),
+    "regnet": (*(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+               *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf"))),
 }
 
 #: zoo name → family file stem
