@@ -166,7 +166,7 @@ class ReceptivePass:
                 detail = ", ".join(f"{s.name!r} jump {s.rf[ax].jump}" for s in local)
                 if node.index in self.nominal:  # a non-integer upsampling upstream: no exact stride to agree on
                     node.notes.append(f"merges different nominal effective strides on the {axis} axis: {detail}; "
-                                      f"the receptive field takes {local[0].name!r}'s")
+                                      f"the receptive field uses the stride of {local[0].name!r}")
                     local = [replace(s, rf=_with_jump(s.rf, local[0].rf)) for s in local]
                     continue
                 self.report(node, f"{node.kind} {node.name!r} merges different effective strides on the {axis} "
