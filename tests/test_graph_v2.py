@@ -252,3 +252,12 @@ def test_a_named_block_parameter_defaults_to_the_model_parameter_of_its_name() -
             'w: "${groups * 4}"}\n    body: [conv: {out: $w, kernel: 1, groups: $groups}]\nlayers: [b, b: {groups: 4}]\n')
     # 4→8, groups 2: 8·2 + 8 bias; then 8→16, groups 4: 16·2 + 16 bias
     assert [x.cost.params for x in r.layers] == [24, 48]
+
+
+def test_a_training_only_layer_read_by_the_inference_pass_is_an_error() -> None:
+    msg = errors("input: {channels: 1, size: 2}\nlayers:\n  - side: {name: aux, training_only: true, body: "
+                 "[conv: {name: head, out: 1, kernel: 1}]}\n  - relu: {name: main}\noutputs: [main, aux/head]\n")
+    assert "output 'aux/head' is a training-only layer" in msg
+    msg = errors("input: {channels: 1, size: 2}\nlayers:\n  - side: {name: aux, training_only: true, body: "
+                 "[conv: {name: head, out: 1, kernel: 1}]}\n  - add: {from: [previous, aux/head]}\n")
+    assert "'add1' reads the training-only layer 'aux/head'" in msg

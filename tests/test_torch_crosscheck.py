@@ -17,6 +17,14 @@ not divide its input) or a split takes part of a map whose channels have differe
 measured and only containment in the window, widened by a stated slack and rounded outwards, is required
 (see ``inexact_nodes``).
 
+Spec format 2: the random specs also draw every new kind and DAG groups (``from:`` references across named
+blocks, ``add``/``concat``/``mul`` merges of references, gates broadcast over a merge, several ``outputs:``;
+see ``tests/strategies.py``): each declared output must come out of ``forward_outputs`` by name, and no node
+may be dead. A groupnorm is probed as x + its group's mean (rf_probe makes it an identity), so its full
+field is measured too; the local field (gates detached) is compared where it differs from the full one,
+after an SE, a groupnorm or a C×1×1 operand broadcast over an ``add`` or ``mul``. A pixel_unshuffle's
+channels each read one pixel of its window, so a pixel_shuffle after it is compared by containment.
+
 Big specs (zoo, TF-slim) run once at full size (batch 1, no grad) for counts, shapes and MACs; their
 receptive fields are probed on a few nodes at the smallest of ``PROBE_SIZES`` at which they build.
 
@@ -176,7 +184,7 @@ def check_macs(fc: FlopCounterMode, g: Graph) -> None:
 
 
 def run_eval(g: Graph, report_params: int, report_buffers: int) -> None:
-    """One pass in eval mode: counts, every node's shape, MACs."""
+    """One pass in eval mode: counts, every node's shape, MACs, the declared outputs."""
     net = to_torch(g).eval()
     check_counts(net, g, report_params, report_buffers)
     x = torch.randn(1, *g.input)
@@ -186,6 +194,10 @@ def run_eval(g: Graph, report_params: int, report_buffers: int) -> None:
     check_macs(fc, g)
     with torch.no_grad():  # (a max pool whose dilated window sees only padding gives −inf, hence NaN later)
         torch.testing.assert_close(net(x), values[g.output], rtol=0, atol=0, equal_nan=True)
+        outs = net.forward_outputs(x)
+    assert list(outs) == list(dict.fromkeys(o.name for o in g.outputs)), g.name
+    for o in g.outputs:
+        torch.testing.assert_close(outs[o.name], values[o.node], rtol=0, atol=0, equal_nan=True)
 
 
 def run_train(g: Graph) -> None:
@@ -199,10 +211,29 @@ def run_train(g: Graph) -> None:
 # ---------------------------------------------------------------- receptive fields
 
 
+class GroupMeanProbe(torch.nn.Module):
+    """groupnorm in the probe: x + the mean of x over its group (the group's channels and all positions), a
+    monotone stand-in with the statistics' reach (rf_probe makes groupnorm an identity: the local field only).
+    ``local``: the mean of a detached x (the same values, gradients only through the local path)."""
+
+    def __init__(self, groups: int, local: bool) -> None:
+        super().__init__()
+        self.groups, self.local = groups, local
+
+    def forward(self, x: Any) -> Any:
+        n, c, h, w = x.shape
+        m = (x.detach() if self.local else x).reshape(n, self.groups, -1).mean(2, keepdim=True)
+        return x + m.expand(n, self.groups, c // self.groups * h * w).reshape(n, c, h, w)
+
+
 def probe(g: Graph, dtype: Any = torch.float64, local: bool = False) -> ConvcalcNet:
     """The probe with weights 1/fan-in (values stay near 1, so float32 is enough for the big specs: the
-    smallest gradient at a window end is about (1/k)^depth per axis). ``local``: SE gates detached."""
+    smallest gradient at a window end is about (1/k)^depth per axis). ``local``: SE gates (and operands
+    broadcast over a merge) detached. groupnorm becomes :class:`GroupMeanProbe`."""
     net = to_torch(g, rf_probe=True, local=local).to(dtype).eval()
+    for node in g.nodes:
+        if node.kind == "groupnorm" and node.layer is not None:
+            net.layers[str(node.index)] = GroupMeanProbe(node.layer.args.groups, local)
     with torch.no_grad():
         for name, p in net.named_parameters():
             if p.dim() > 1:
@@ -230,10 +261,10 @@ def inexact_nodes(g: Graph) -> dict[int, Fraction]:
         units = 0
         if node.kind == "deconv":
             slack = slack or Fraction(0)
-        if node.kind == "upsample":
+        if node.kind in ("upsample", "pixel_shuffle"):  # pixel_shuffle r: as nearest upsampling by r
             bilinear = node.layer is not None and getattr(node.layer.args, "mode", "") == "bilinear"
             units = 2 if bilinear else 1
-        if node.kind == "adaptive_avgpool":
+        if node.kind in ("adaptive_avgpool", "adaptive_maxpool"):
             src = g.nodes[node.inputs[0]].shape
             if src.h % node.shape.h or src.w % node.shape.w:
                 units = max(node.shape.h, node.shape.w)  # window r may miss r·frac(i/o) < o input units
@@ -253,14 +284,16 @@ MIXING = frozenset({"conv", "pwconv", "separable", "deconv", "deform", "linear"}
 
 def channel_subsets(g: Graph) -> set[int]:
     """Nodes at or after a split of a map whose channels have different windows (a concat of unequal
-    windows, a flatten: each of its channels is one pixel): convcalc gives a node the union over its
-    channels and a split keeps it, an upper bound for the part. Compared by containment only."""
+    windows; a flatten or a pixel_unshuffle: each of their channels reads one pixel of the window): convcalc
+    gives a node the union over its channels and a split keeps it, an upper bound for the part. A
+    pixel_shuffle is such a split too (output unit v reads the input channels of offset v mod r). Compared by
+    containment only."""
     mixed: set[int] = set()  # channels with different windows
     out: set[int] = set()
     for node in g.nodes:
         a = node.layer.args if node.layer is not None else None
         groups = getattr(a, "groups", 1) if node.kind != "separable" else 1
-        if node.kind == "flatten":
+        if node.kind in ("flatten", "pixel_unshuffle"):
             mixed.add(node.index)
         elif node.kind == "concat":
             windows = {tuple((r.start, r.size) for r in (*g.nodes[i].rf, *g.nodes[i].rf_full)) for i in node.inputs}
@@ -268,20 +301,34 @@ def channel_subsets(g: Graph) -> set[int]:
                 mixed.add(node.index)
         elif any(i in mixed for i in node.inputs) and not (node.kind in MIXING and groups == 1):
             mixed.add(node.index)
-        if (node.kind == "split" and node.inputs[0] in mixed) or any(i in out for i in node.inputs):
+        if (node.kind in ("split", "pixel_shuffle") and node.inputs[0] in mixed) or any(i in out for i in node.inputs):
             out.add(node.index)
     return out
+
+
+def gate_inputs(g: Graph, node: Node) -> set[int]:
+    """The inputs of an add or mul broadcast over it from C×1×1 (gates: in the full field only)."""
+    if node.kind not in ("add", "mul"):
+        return set()
+    return {i for i in node.inputs if g.nodes[i].shape.h * g.nodes[i].shape.w == 1 < node.shape.h * node.shape.w}
 
 
 def global_nodes(g: Graph, local: bool = False) -> set[int]:
-    """Nodes at or after a global path (SE gate unless ``local``, global pooling, flatten): every unit sees
-    the whole map through it, so unit u's window is not unit 0's shifted; they are compared on unit 0."""
-    kinds = {"global_avgpool", "global_maxpool", "flatten"} | (set() if local else {"se"})
+    """Nodes at or after a global path (SE gate and groupnorm unless ``local``, global pooling, flatten): every
+    unit sees the whole map through it, so unit u's window is not unit 0's shifted; they are compared on
+    unit 0. ``local``: a gate broadcast over a merge is detached, so it does not make the merge global."""
+    kinds = {"global_avgpool", "global_maxpool", "flatten"} | (set() if local else {"se", "groupnorm"})
     out: set[int] = set()
     for node in g.nodes:
-        if node.kind in kinds or any(i in out for i in node.inputs):
+        ins = set(node.inputs) - (gate_inputs(g, node) if local else set())
+        if node.kind in kinds or ins & out:
             out.add(node.index)
     return out
+
+
+def has_gates(g: Graph, nodes: list[Node]) -> bool:
+    """Whether the local field differs from the full one somewhere: an SE, a groupnorm, a broadcast gate."""
+    return any(n.kind in ("se", "groupnorm") or gate_inputs(g, n) for n in nodes)
 
 
 def check_rf(net: ConvcalcNet, g: Graph, nodes: list[Node], local: bool = False) -> int:
@@ -373,7 +420,8 @@ def spatial(g: Graph) -> list[Node]:
 
 
 def test_importing_convcalc_does_not_import_torch() -> None:
-    code = ("import sys, convcalc, convcalc.metrics.analysis, convcalc.graph, convcalc.outputs.views, convcalc.outputs.render\n"
+    code = ("import sys, convcalc, convcalc.metrics.analysis, convcalc.graph, convcalc.outputs.views, "
+            "convcalc.outputs.render\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -441,7 +489,7 @@ def test_bundled_spec_matches_pytorch(path: Path) -> None:
                 run_train(g)
             nodes = [n for n in g.layers if not n.training_only]
             check_rf(probe(g), g, nodes)
-            if any(n.kind == "se" for n in nodes):
+            if has_gates(g, nodes):
                 check_rf(probe(g, local=True), g, nodes, local=True)
     if big:  # receptive fields (and training-only branches) on the smallest input that builds
         small = next((gs for gs in map(lambda size: resized(path, size), PROBE_SIZES) if gs is not None), None)
@@ -449,7 +497,7 @@ def test_bundled_spec_matches_pytorch(path: Path) -> None:
             if any(n.training_only for n in g.nodes):
                 run_train(g)
             check_rf(probe(g, torch.float32), g, spread(spatial(g), PROBE_NODES))
-            if any(n.kind == "se" for n in g.nodes):
+            if has_gates(g, g.nodes):
                 check_rf(probe(g, torch.float32, local=True), g, spread(spatial(g), PROBE_NODES), local=True)
         if small is None:  # (Inception v3's auxiliary head needs 299): the last feature map at full size
             for g in graphs:
@@ -462,6 +510,10 @@ BLOCK_FEATURES = {
     "sequence", "template", "$kind", "make_divisible", "if", "if-false", "alternatives", "same",
     "defaults-padding-same", "asymmetric-padding", "asymmetric-kernel", "dilation", "stride", "groups",
     "ceil_mode", "output_padding", "deform-v1", "deform-v2", "upsample-nearest", "upsample-bilinear", "up-down",
+    # spec format 2
+    "upsample-size", "upsample-real", "separable-multiplier", "dag", "from", "from-in-block", "from-suffix",
+    "from-inside-later-block", "named-block-layer", "fork", "merge-add", "merge-concat", "merge-mul", "merge-refs",
+    "gate-se", "gate-spatial", "gate-bias", "outputs", "several-outputs", "head-output",
 }
 
 
@@ -480,19 +532,22 @@ def test_random_specs_match_pytorch() -> None:
         reports = analyze_document(doc)
         graphs = graphs_of(load_text(gen.text, "random.yaml"))
         assert [tuple(g.nodes[g.output].shape) for g in graphs] == gen.outputs
+        assert [[tuple(g.nodes[o.node].shape) for o in g.outputs] for g in graphs] == gen.all_outputs
         for g, r in zip(graphs, reports, strict=True):
+            assert not g.dead, [g.nodes[i].name for i in g.dead]  # the generator merges or outputs every branch
             run_eval(g, r.params, r.total.buffers)
             if any(n.training_only for n in g.nodes):
                 run_train(g)
             nodes = [n for n in g.layers if not n.training_only]
             exact[0] += check_rf(probe(g), g, nodes)
-            if any(n.kind == "se" for n in nodes):  # the local field too: SE gates detached
-                exact[0] += check_rf(probe(g, local=True), g, nodes, local=True)
+            if has_gates(g, nodes):  # the local field too (gates detached), where it differs from the full one
+                differ = [n for n in nodes if n.rf != n.rf_full]
+                exact[0] += check_rf(probe(g, local=True), g, differ, local=True)
             kinds.update(n.kind for n in g.nodes)
         seen.update(gen.features)
 
     run()
-    assert set(KINDS) | {"add", "concat", "split"} <= kinds, set(KINDS) - kinds
+    assert set(KINDS) | {"add", "concat", "mul", "split"} <= kinds, (set(KINDS) | {"mul"}) - kinds
     assert BLOCK_FEATURES <= seen, BLOCK_FEATURES - seen
     assert exact[0] > 500  # receptive-field windows compared exactly (both ends inside the input)
 
@@ -543,3 +598,54 @@ def test_channel_shuffle_is_torchs() -> None:
     (g,) = graphs_of(load_text("input: {channels: 12, size: 2}\nlayers: [channel_shuffle: {groups: 3}]\n", "s.yaml"))
     x = torch.randn(2, 12, 2, 2)
     assert torch.equal(to_torch(g)(x), torch.nn.ChannelShuffle(3)(x))
+
+
+# ---------------------------------------------------------------- findings of the random specs (spec format 2)
+# Each is a minimal spec of a disagreement the random cross-checks found (fixed; the generator avoided them).
+
+TRAINING_ONLY_OUTPUT = """convcalc: 2
+input: {channels: 1, size: 2}
+layers:
+  - side: {name: aux, training_only: true, body: [conv: {name: head, out: 1, kernel: 1}]}
+  - relu: {name: main}
+outputs: [main, aux/head]
+"""
+TRAINING_ONLY_MERGED = """convcalc: 2
+input: {channels: 1, size: 2}
+layers:
+  - side: {name: aux, training_only: true, body: [conv: {name: head, out: 1, kernel: 1}]}
+  - add: {from: [previous, aux/head]}
+"""
+
+
+@pytest.mark.parametrize("text", [TRAINING_ONLY_OUTPUT, TRAINING_ONLY_MERGED], ids=["output", "merged"])
+def test_a_training_only_layer_feeding_an_output_is_refused_or_counted(text: str) -> None:
+    from convcalc import ConvcalcError
+
+    try:
+        (r,) = analyze_document(load_text(text, "t.yaml"))
+    except ConvcalcError:
+        return  # refused: fine
+    (g,) = graphs_of(load_text(text, "t.yaml"))
+    assert r.macs == 4  # the 1×1 conv on 2×2 that an output needs
+    outs = to_torch(g).eval().forward_outputs(torch.randn(1, 1, 2, 2))
+    assert [tuple(t.shape[1:]) for t in outs.values()] == [tuple(o.shape) for o in r.outputs]
+
+
+@pytest.mark.parametrize("how", ["size: 2", "scale: 0.25"])
+def test_bilinear_downsampling_window_holds_the_pixels_read(how: str) -> None:
+    text = f"convcalc: 2\ninput: {{channels: 1, size: 8}}\nlayers:\n  - upsample: {{{how}, mode: bilinear}}\n"
+    (g,) = graphs_of(load_text(text, "up.yaml"))
+    x = torch.ones(1, 1, 8, 8, dtype=torch.float64, requires_grad=True)
+    to_torch(g).double()(x)[0, 0, 0, 0].backward()
+    assert x.grad is not None
+    rows = (x.grad[0, 0] != 0).any(1).nonzero().flatten().tolist()
+    rf = g.nodes[1].rf[0]
+    assert rf.start <= min(rows) and max(rows) <= rf.start + rf.size - 1, (rows, rf)
+
+
+def test_probe_stays_monotone_with_a_negative_scale() -> None:
+    text = ("convcalc: 2\ninput: {channels: 1, size: 5}\nlayers:\n  - conv: {name: A, out: 1, kernel: 3, padding: 1}\n"
+            "  - scale: {value: -1}\n  - add: {from: [previous, A]}\n")
+    (g,) = graphs_of(load_text(text, "scale.yaml"))
+    check_rf(probe(g), g, g.layers)

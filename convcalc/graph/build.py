@@ -333,6 +333,24 @@ def _integral(v: Any) -> Any:
     return v
 
 
+def _training_only_used(b: Builder, outputs: list[Output]) -> None:
+    """A training-only layer (in a ``side`` block with ``training_only: true``) is not in the inference pass:
+    an output or a layer of the inference pass that reads it is an error."""
+    for o in outputs:
+        node = b.nodes[o.node]
+        if node.training_only:
+            b.node_error(node, f"output {node.name!r} is a training-only layer: the inference pass does not run it",
+                         "declare outputs from the main path, or drop training_only from the side block")
+    for node in b.nodes:
+        if node.training_only:
+            continue
+        for i in node.inputs:
+            if b.nodes[i].training_only:
+                b.node_error(node, f"{node.name!r} reads the training-only layer {b.nodes[i].name!r}, which the "
+                             "inference pass does not run", "read it from the main path, or drop training_only")
+                break
+
+
 def _dead(nodes: list[Node], outputs: list[Output]) -> frozenset[int]:
     """Nodes from which no output can be reached, other than the input and ``side`` blocks' nodes."""
     live = {o.node for o in outputs}
@@ -365,6 +383,8 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -
         out = None
     if b.nodes:
         b.rf.upto(len(b.nodes) - 1)
+    if outputs and b.referenced:  # (without references nothing can read a side block)
+        _training_only_used(b, outputs)
     if col.count > before or out is None or not outputs:
         if errors is None:
             col.raise_if_any(SpecError)

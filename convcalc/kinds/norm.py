@@ -132,14 +132,14 @@ def norm_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
 
 
 def scale_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
-    """A learned per-channel γ (layer_scale) or a constant factor (scale)."""
+    """A learned per-channel γ (layer_scale) or a constant factor (scale; 1 in the receptive-field probe)."""
     from convcalc.kinds.torch_modules import LayerScale, Scale
 
     a = layer.args
     if isinstance(a, LayerScaleArgs):
         return LayerScale(inp.c, a.init)
     assert isinstance(a, ScaleArgs)
-    return Scale(a.value)
+    return Scale(1.0 if probe else a.value)  # the probe stays monotone whatever the sign
 
 
 _NORM = {"affine": boolean, "bias": boolean, "eps": number}

@@ -139,7 +139,9 @@ def upsample_rf(layer: Layer, inp: Shape) -> AxisOps:
     ops = []
     for i, o in ((inp.h, out.h), (inp.w, out.w)):
         s = Fraction(o, i)
-        ops.append(AxisOp(k, s.numerator if s.denominator == 1 else s, 0, "up"))  # type: ignore[arg-type]
+        # bilinear samples output v at (v + 1/2)·i/o − 1/2: shrinking, unit 0 reads from ⌊(i/o − 1)/2⌋ on
+        p = -((i - o) // (2 * o)) if k == 2 and o < i else 0
+        ops.append(AxisOp(k, s.numerator if s.denominator == 1 else s, p, "up"))  # type: ignore[arg-type]
     return ops[0], ops[1]
 
 
