@@ -190,6 +190,15 @@ class _Parser:
         return v
 
 
+def _included(doc: Document, errors: Collector) -> list[Document]:
+    """The files ``doc`` includes (the include machinery is loaded only for a spec that has ``include:``)."""
+    if not isinstance(doc.data, dict) or "include" not in doc.data:
+        return []
+    from convcalc.lang.includes import included
+
+    return included(doc, errors)
+
+
 def _templates(p: _Parser, top: dict[str, Any], own: Document | None) -> dict[str, Template]:
     """The named blocks of one file (``own``: that file, when it is an included one)."""
     templates: dict[str, Template] = {}
@@ -309,9 +318,7 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
         bias = p.value(boolean, dm["bias"], ("defaults", "bias")) if "bias" in dm else None
         pad = p.value(padding, dm["padding"], ("defaults", "padding")) if "padding" in dm else None
         spec.defaults = Defaults(bias, pad)
-    from convcalc.lang.includes import included  # (loaded when a spec includes)
-
-    for inc in included(doc, col) if isinstance(doc.data, dict) and "include" in doc.data else ():
+    for inc in _included(doc, col):
         for tname, tmpl in _templates(_Parser(inc, col), inc.data, inc).items():
             if tname in spec.templates:
                 where = spec.templates[tname].doc or doc
