@@ -97,7 +97,7 @@ layers:
   - concat: {from: [a]}
 """)
     assert "expected one name, found a list of 2" in msg and "only merges take several inputs" in msg
-    assert "a concat needs at least two inputs, found 1" in msg
+    assert "concat needs at least two inputs, found 1" in msg
 
 
 def test_broadcast_mul_and_add_and_a_bad_operand() -> None:

@@ -76,7 +76,7 @@ class RefWalker:
         names = args["from"] if isinstance(args["from"], list) else [args["from"]]
         inputs = [x if n == "previous" else self.ref(n, path + ("from", i), scope, ctx) for i, n in enumerate(names)]
         if len(inputs) < 2 and all(i is not None for i in inputs):
-            self.err(path + ("from",), f"a {kind} needs at least two inputs, found {len(inputs)}",
+            self.err(path + ("from",), f"{kind} needs at least two inputs, found {len(inputs)}",
                      "name them all, e.g. from: [previous, enc3]", ctx)
             return None
         name = self.name_of(args, path, scope, kind, ctx)
