@@ -261,3 +261,9 @@ def test_a_training_only_layer_read_by_the_inference_pass_is_an_error() -> None:
     msg = errors("input: {channels: 1, size: 2}\nlayers:\n  - side: {name: aux, training_only: true, body: "
                  "[conv: {name: head, out: 1, kernel: 1}]}\n  - add: {from: [previous, aux/head]}\n")
     assert "'add1' reads the training-only layer 'aux/head'" in msg
+
+
+def test_a_parameter_default_may_use_a_later_plain_default_as_in_format_1() -> None:
+    r = one('input: {channels: 4, size: 4}\nblocks:\n  b:\n    params: {a: "${c * 2}", c: 3}\n'
+            '    body: [conv: {out: $a, kernel: 1, bias: false}]\nlayers: [b, b: {c: 1}]\n')
+    assert [x.output_shape[0] for x in r.layers] == [6, 2]

@@ -9,7 +9,7 @@ from convcalc.errors import Collector, KeyPath, Location
 from convcalc.graph.nodes import BlockEnd, Node
 from convcalc.graph.scope import Scope, declared
 from convcalc.kinds.values import ArgError, boolean, describe, non_negative, positive
-from convcalc.lang.expr import UNKNOWN
+from convcalc.lang.expr import UNKNOWN, is_expression
 from convcalc.lang.hints import did_you_mean
 from convcalc.lang.spec import BLOCK_NAMES, Spec, Template
 from convcalc.lang.yaml_source import Document
@@ -353,8 +353,11 @@ class BlockWalker:
             env[key] = v
         # defaults in order, each an expression over the parameters given and the defaults before it (and the
         # model's parameters, in_channels, in_height, in_width: a default `${groups}` is the model's groups)
+        given = set(env)
+        # plain defaults first (so an expression may also use a later plain one, as in format 1)
+        env.update({k: d for k, d in t.params.items() if k not in env and d is not None and not is_expression(d)})
         for key, default in t.params.items():
-            if key in env:
+            if key in given or (key in env and not is_expression(default)):
                 continue
             if default is None:
                 self.err(path, f"block {t.name!r} needs parameter {key!r}", f"e.g. `- {t.name}: {{{key}: ...}}`", ctx)
