@@ -43,7 +43,7 @@ def test_json_minimal_keys() -> None:
     for key in ("name", "type", "output_shape", "params", "macs", "rf", "stride", "padding"):
         assert key in layer
     assert layer["params"] == 600 and layer["output_shape"] == [6, 1, 1]
-    code, out, _ = run("rf", f"{ROOT}/specs/rf/vgg_16.yaml", "--format", "json")
+    code, out, _ = run("rf", f"{ROOT}/specs/rf/vgg.yaml", "--format", "json")
     doc = json.loads(out)
     [model] = doc["models"]
     assert doc["schema_version"] == SCHEMA_VERSION and model["name"]

@@ -508,3 +508,11 @@ def test_the_docstring_documents_every_function_and_limit() -> None:
     for limit in ("500 characters", f"{MAX_EXPR_DEPTH} levels", "200 digits", f"{MAX_LIST_ITEMS:,} items",
                   "10^30", "±200"):
         assert limit in doc, limit
+
+
+def test_a_mapping_read_from_yaml_has_text_keys_and_an_integer_finds_them() -> None:
+    from convcalc.lang.expr import evaluate
+
+    units = {"50": [3, 4, 6, 3], "101": [3, 4, 23, 3]}
+    assert evaluate("units[depth]", {"units": units, "depth": 101}) == [3, 4, 23, 3]
+    assert evaluate("units['50'][2]", {"units": units}) == 6

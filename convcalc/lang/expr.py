@@ -350,6 +350,9 @@ def _index(target: Any, index_node: ast.AST, env: Mapping[str, Any]) -> Any:
 
 
 def _key(mapping: Mapping[Any, Any], key: Any) -> Any:
+    if not _has_key(mapping, key) and isinstance(key, int) and not isinstance(key, bool) \
+            and _has_key(mapping, str(key)):
+        key = str(key)  # a spec's mapping keys are text: `{50: …}[depth]` with depth 50
     if not _has_key(mapping, key):
         shown = repr(key) if isinstance(key, str) else _show(key)
         raise ExprError(f"the mapping has no key {shown} ({_keys(mapping)})")
