@@ -69,3 +69,23 @@ def test_a_family_file_name_points_to_its_variants() -> None:
     with pytest.raises(UsageError) as exc:
         open_source("efficientnet")
     assert "efficientnet_b0, efficientnet_b1" in exc.value.render()
+
+
+ODD = list(csv.DictReader((ROOT / "tests" / "data" / "torchvision-odd-sizes.csv").open()))
+
+
+@pytest.mark.parametrize("row", ODD, ids=lambda r: f"{r['model']}@{r['input_h']}")
+def test_zoo_models_at_odd_input_sizes_equal_torchvision(row: dict[str, str]) -> None:
+    from convcalc.lang.spec import Settings
+
+    (report,) = analyze_document(zoo_document(row["model"]), Settings(size=(int(row["input_h"]),
+                                                                            int(row["input_w"]))))
+    assert (report.params, report.macs) == (int(row["params"]), int(row["macs"]))
+
+
+def test_the_odd_sizes_cover_every_family() -> None:
+    from convcalc.zoo import FAMILIES
+
+    models = {r["model"] for r in ODD}
+    assert len(ODD) == 19
+    assert all(any(m in names for m in models) for names in FAMILIES.values())
