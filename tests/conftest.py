@@ -1,14 +1,58 @@
 from __future__ import annotations
 
+import csv
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from convcalc import Report, analyze_text
 
+if TYPE_CHECKING:
+    from convcalc.lang.spec import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+#: torchvision's figures for the zoo's families (tests/data/README.md says how they were measured)
+MODERN = list(csv.DictReader((ROOT / "tests" / "data" / "torchvision-modern.csv").open()))
+
+
+def reference_rows(models: Collection[str]) -> list[dict[str, str]]:
+    """The rows of tests/data/torchvision-modern.csv for these models."""
+    return [r for r in MODERN if r["model"] in models]
+
+
+def zoo_report(name: str, settings: Settings | None = None) -> Report:
+    """The report of a zoo model (or spec file) that has one model."""
+    from convcalc.lang.sources import open_source
+    from convcalc.metrics.analysis import analyze_document
+
+    (report,) = analyze_document(open_source(name), settings)
+    return report
+
+
+def is_native(row: dict[str, str]) -> bool:
+    """A reference row at the input size of the model's weights."""
+    return "off-native size" not in row["notes"]
+
+
+def check_reference_row(row: dict[str, str]) -> Report:
+    """The zoo model of a reference row equals it: name, input, params (and the weights' num_params where
+    the row has it), MACs and a 1000-class output. The row at the weights' size is checked at the spec's own
+    default input (no --size), the others with --size."""
+    from convcalc.lang.spec import Settings
+
+    h, w = int(row["input_h"]), int(row["input_w"])
+    report = zoo_report(row["model"]) if is_native(row) else zoo_report(row["model"], Settings(size=(h, w)))
+    assert report.name == row["model"]
+    assert report.input_shape == (3, h, w)
+    assert report.params == int(row["params"])
+    if row["num_params_meta"]:
+        assert report.params == int(row["num_params_meta"])
+    assert report.macs == int(row["macs"])
+    assert report.output_shape == (1000, 1, 1)
+    return report
 
 
 def one(text: str) -> Report:

@@ -3,27 +3,13 @@ variant at its native size and at 160 (tests/data/torchvision-modern.csv)."""
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 
-from convcalc.lang.sources import open_source, zoo_names
-from convcalc.lang.spec import Settings
-from convcalc.metrics.analysis import Report, analyze_document
-from tests.conftest import ROOT, invoke
+from convcalc.lang.sources import zoo_names
+from tests.conftest import check_reference_row, invoke, reference_rows, zoo_report
 
 VARIANTS = ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large")
-ROWS = [r for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-modern.csv").open())
-        if r["model"] in VARIANTS]
-
-
-def _native(row: dict[str, str]) -> bool:
-    return "off-native size" not in row["notes"]
-
-
-def analyze(name: str, settings: Settings | None = None) -> Report:
-    (report,) = analyze_document(open_source(name), settings)
-    return report
+ROWS = reference_rows(VARIANTS)
 
 
 def test_every_variant_has_a_native_and_a_160_reference_row() -> None:
@@ -34,25 +20,18 @@ def test_every_variant_has_a_native_and_a_160_reference_row() -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['model']}-{r['input_h']}")
 def test_params_and_macs_equal_torchvision(row: dict[str, str]) -> None:
-    h, w = int(row["input_h"]), int(row["input_w"])
-    # the native row is checked at the spec's own default input (no --size), the others with --size
-    report = analyze(row["model"]) if _native(row) else analyze(row["model"], Settings(size=(h, w)))
-    assert report.name == row["model"]
-    assert report.input_shape == (3, h, w)
-    assert report.params == int(row["params"])
-    assert report.macs == int(row["macs"])
-    assert report.output_shape == (1000, 1, 1)
+    check_reference_row(row)
 
 
 def test_convnext_tiny_stage_output_shapes_at_224() -> None:
-    blocks = {b.name: b.output_shape for b in analyze("convnext_tiny").blocks}
+    blocks = {b.name: b.output_shape for b in zoo_report("convnext_tiny").blocks}
     stages = [blocks[f"features/{k}"] for k in (1, 3, 5, 7)]
     assert stages == [(96, 56, 56), (192, 28, 28), (384, 14, 14), (768, 7, 7)]
     assert blocks["features/0"] == (96, 56, 56)      # the 4x4 stride-4 stem
 
 
 def test_convnext_tiny_block_layers_read_like_torchvision() -> None:
-    rows = {r.name: r for r in analyze("convnext_tiny").layers}
+    rows = {r.name: r for r in zoo_report("convnext_tiny").layers}
     # features.1.0.block.3 is Linear(96, 384) at each of 56x56 positions: 96*384 + 384 params
     assert rows["features/1/0/block/3"].cost.params == 96 * 384 + 384
     assert rows["features/1/0/block/3"].cost.macs == 56 * 56 * 96 * 384

@@ -6,17 +6,15 @@ tests/test_zoo.py, and their 160 rows here)."""
 
 from __future__ import annotations
 
-import csv
 import math
 
 import pytest
 import yaml
 
-from convcalc.lang.sources import open_source, zoo_names
-from convcalc.lang.spec import Settings
-from convcalc.metrics.analysis import LayerRow, Report, analyze_document
+from convcalc.lang.sources import zoo_names
+from convcalc.metrics.analysis import LayerRow, Report
 from convcalc.zoo import FAMILIES
-from tests.conftest import ROOT
+from tests.conftest import ROOT, check_reference_row, reference_rows, zoo_report
 
 ZOO = ROOT / "convcalc" / "zoo"
 DENSENETS = ("densenet121", "densenet161", "densenet169", "densenet201")
@@ -25,8 +23,7 @@ REGNETS = (*(f"regnet_x_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf"
            *(f"regnet_y_{s}" for s in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")))
 VARIANTS = DENSENETS + SHUFFLENETS + REGNETS
 BEFORE = ("densenet121", "shufflenet_v2_x1_0", "regnet_x_400mf")   # their 224 rows: torchvision-zoo.csv
-ROWS = [r for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-modern.csv").open())
-        if r["model"] in VARIANTS]
+ROWS = reference_rows(VARIANTS)
 
 # torchvision's BlockParams.from_init_params arguments (depth, w_0, w_a, w_m, group_width) of each RegNet
 REGNET_ARGS = {
@@ -39,15 +36,6 @@ REGNET_ARGS = {
     "regnet_y_16gf": (18, 200, 106.23, 2.48, 112), "regnet_y_32gf": (20, 232, 115.89, 2.53, 232),
     "regnet_y_128gf": (27, 456, 160.83, 2.52, 264),
 }
-
-
-def _native(row: dict[str, str]) -> bool:
-    return "off-native size" not in row["notes"]
-
-
-def analyze(name: str, settings: Settings | None = None) -> Report:
-    (report,) = analyze_document(open_source(name), settings)
-    return report
 
 
 def _layers(report: Report) -> dict[str, LayerRow]:
@@ -73,14 +61,7 @@ def test_every_variant_has_its_reference_rows_and_is_in_the_zoo() -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['model']}-{r['input_h']}")
 def test_params_and_macs_equal_torchvision(row: dict[str, str]) -> None:
-    h, w = int(row["input_h"]), int(row["input_w"])
-    # the native row is checked at the spec's own default input (no --size), the others with --size
-    report = analyze(row["model"]) if _native(row) else analyze(row["model"], Settings(size=(h, w)))
-    assert report.name == row["model"]
-    assert report.input_shape == (3, h, w)
-    assert report.params == int(row["params"]) == int(row["num_params_meta"])
-    assert report.macs == int(row["macs"])
-    assert report.output_shape == (1000, 1, 1)
+    check_reference_row(row)
 
 
 @pytest.mark.parametrize(("name", "growth", "blocks", "init", "final"), [
@@ -92,7 +73,7 @@ def test_params_and_macs_equal_torchvision(row: dict[str, str]) -> None:
 def test_densenet_blocks_and_transitions(name: str, growth: int, blocks: tuple[int, ...], init: int,
                                          final: int) -> None:
     """Each dense block adds n * growth channels, each transition halves them (torchvision's num_features)."""
-    r = analyze(name)
+    r = zoo_report(name)
     assert _out(r, "features/conv0") == init
     channels = init
     for k, n in enumerate(blocks, start=1):
@@ -115,7 +96,7 @@ def test_densenet_blocks_and_transitions(name: str, growth: int, blocks: tuple[i
     ("shufflenet_v2_x2_0", (24, 244, 488, 976, 2048)),
 ])
 def test_shufflenet_v2_stage_widths(name: str, widths: tuple[int, ...]) -> None:
-    r = analyze(name)
+    r = zoo_report(name)
     blocks = {b.name: b.output_shape for b in r.blocks}
     assert blocks["conv1"][0] == widths[0]
     assert [blocks[f"stage{k}"] for k in (2, 3, 4)] == [(widths[1], 28, 28), (widths[2], 14, 14), (widths[3], 7, 7)]
@@ -151,7 +132,7 @@ def test_the_regnet_tables_follow_from_torchvision_s_arguments() -> None:
 
 def test_regnet_x_8gf_group_width_is_capped_by_the_stage_width() -> None:
     """group_width 120 is more than block1's width 80: torchvision uses 80 there (one group)."""
-    r = analyze("regnet_x_8gf")
+    r = zoo_report("regnet_x_8gf")
     rows = _layers(r)
     assert rows["trunk_output/block1/0/b/conv1"].cost.params == 80 * 80 * 9
     assert rows["trunk_output/block2/0/b/conv1"].cost.params == 240 * 120 * 9
@@ -164,21 +145,21 @@ def test_regnet_x_8gf_group_width_is_capped_by_the_stage_width() -> None:
 
 def test_regnet_y_squeeze_excitation_is_a_quarter_of_the_block_input() -> None:
     """torchvision's SqueezeExcitation(w_b, round(0.25 * width_in)) on the 3x3's output, with biases."""
-    r = analyze("regnet_y_400mf")
+    r = zoo_report("regnet_y_400mf")
     se = {x.name: x for x in r.layers if x.name.endswith("/se")}
     assert len(se) == sum((1, 3, 6, 6))
     # block1/0: input 32 (the stem), w_b 48, squeeze 8; block2/1: input 104, squeeze 26
     assert se["trunk_output/block1/0/se"].cost.params == 48 * 8 + 8 + 8 * 48 + 48
     assert se["trunk_output/block2/0/se"].cost.params == 104 * 12 + 12 + 12 * 104 + 104
     assert se["trunk_output/block2/1/se"].cost.params == 104 * 26 + 26 + 26 * 104 + 104
-    assert not any(x.name.endswith("/se") for x in analyze("regnet_x_400mf").layers)
+    assert not any(x.name.endswith("/se") for x in zoo_report("regnet_x_400mf").layers)
 
 
 @pytest.mark.parametrize(("stem", "name"), [
     ("densenet", "densenet121"), ("shufflenet_v2", "shufflenet_v2_x1_0"), ("regnet", "regnet_x_400mf")])
 def test_the_family_file_alone_is_the_model_that_was_in_the_zoo(stem: str, name: str) -> None:
     """Opened as a file, each family file takes its defaults: the numbers of the zoo model it replaced."""
-    alone, variant = analyze(str(ZOO / f"{stem}.yaml")), analyze(name)
+    alone, variant = zoo_report(str(ZOO / f"{stem}.yaml")), zoo_report(name)
     assert alone.name == stem
     assert [(x.name, x.output_shape, x.cost) for x in alone.layers] == [
         (x.name, x.output_shape, x.cost) for x in variant.layers]

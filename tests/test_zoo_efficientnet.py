@@ -5,59 +5,39 @@ at 256 (tests/data/torchvision-modern.csv), and torchvision's stage table of eve
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
 
-from convcalc.lang.sources import open_source, zoo_names
-from convcalc.lang.spec import Settings
-from convcalc.metrics.analysis import Report, analyze_document
-from tests.conftest import ROOT, invoke
+from convcalc.lang.sources import zoo_names
+from tests.conftest import ROOT, check_reference_row, invoke, is_native, reference_rows, zoo_report
 
 V1 = tuple(f"efficientnet_b{k}" for k in range(8))
 V2 = ("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l")
 VARIANTS = V1 + V2
 NATIVE = dict(zip(VARIANTS, (224, 240, 288, 300, 380, 456, 528, 600, 384, 480, 480), strict=True))
-ROWS = [r for r in csv.DictReader((ROOT / "tests" / "data" / "torchvision-modern.csv").open())
-        if r["model"] in VARIANTS]
+ROWS = reference_rows(VARIANTS)
 STAGES = json.loads((ROOT / "tests" / "data" / "efficientnet-stages.json").read_text())["models"]
-
-
-def analyze(name: str, settings: Settings | None = None) -> Report:
-    (report,) = analyze_document(open_source(name), settings)
-    return report
-
-
-def _native(row: dict[str, str]) -> bool:
-    return "off-native size" not in row["notes"]
 
 
 def test_every_variant_has_its_reference_rows_and_a_zoo_name() -> None:
     want = [(v, NATIVE[v]) for v in VARIANTS] + [(v, 160) for v in VARIANTS] + [("efficientnet_b0", 256)]
     assert sorted((r["model"], int(r["input_h"])) for r in ROWS) == sorted(want)
-    assert all(int(r["input_h"]) == NATIVE[r["model"]] for r in ROWS if _native(r))
+    assert all(int(r["input_h"]) == NATIVE[r["model"]] for r in ROWS if is_native(r))
     assert set(VARIANTS) <= set(zoo_names())
     assert set(STAGES) == set(VARIANTS)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['model']}-{r['input_h']}")
 def test_params_and_macs_equal_torchvision(row: dict[str, str]) -> None:
-    h, w = int(row["input_h"]), int(row["input_w"])
-    # the native row is checked at the variant's own default input (no --size), the others with --size
-    report = analyze(row["model"]) if _native(row) else analyze(row["model"], Settings(size=(h, w)))
-    assert report.name == row["model"]
-    assert report.input_shape == (3, h, w)
-    assert report.params == int(row["params"]) == int(row["num_params_meta"])
-    assert report.macs == int(row["macs"])
-    assert report.output_shape == (1000, 1, 1)
+    check_reference_row(row)
 
 
 @pytest.mark.parametrize("model", VARIANTS)
 def test_stage_table_equals_torchvision(model: str) -> None:
     """Stem and head widths, and per stage: block type, number of blocks, output width, stride."""
     want = STAGES[model]
-    report = analyze(model)
+    report = zoo_report(model)
     blocks = {b.name: b.output_shape for b in report.blocks}
     layers = [row.name for row in report.layers]
     stages = want["stages"]
@@ -77,7 +57,7 @@ def test_stage_table_equals_torchvision(model: str) -> None:
 
 
 def test_efficientnet_b0_last_feature_map_is_1280x7x7() -> None:
-    blocks = {b.name: b.output_shape for b in analyze("efficientnet_b0").blocks}
+    blocks = {b.name: b.output_shape for b in zoo_report("efficientnet_b0").blocks}
     assert blocks["features/8"] == (1280, 7, 7)
     assert blocks["features/7"] == (320, 7, 7)
     assert blocks["features"] == (1280, 7, 7)

@@ -10,24 +10,18 @@ import csv
 
 import pytest
 
-from convcalc.lang.sources import open_source, zoo_names
+from convcalc.lang.sources import zoo_names
 from convcalc.lang.spec import Settings
-from convcalc.metrics.analysis import Report, analyze_document
-from tests.conftest import ROOT, invoke
+from convcalc.metrics.analysis import Report
+from tests.conftest import MODERN, ROOT, invoke, zoo_report
 
 DATA = ROOT / "tests" / "data"
-MODERN = list(csv.DictReader((DATA / "torchvision-modern.csv").open()))
 V2_ROWS = [r for r in MODERN if r["model"].startswith("mobilenet_v2_w")]
 V3_ROWS = [{"model": r["model"], "size": int(r["input_h"]), "params": int(r["params"]), "macs": int(r["macs"])}
            for r in MODERN if r["model"] == "mobilenet_v3_small"]
 V3_ROWS += [{"model": r["model"], "size": int(r["input_size"]), "params": int(r["params"]), "macs": int(r["macs"])}
             for r in csv.DictReader((DATA / "torchvision-zoo.csv").open()) if r["model"] == "mobilenet_v3_large"]
 WIDTHS = ("0.35", "0.5", "0.75", "1.0", "1.3", "1.4")
-
-
-def analyze(name: str, settings: Settings | None = None) -> Report:
-    (report,) = analyze_document(open_source(name), settings)
-    return report
 
 
 def width_of(row: dict[str, str]) -> float:
@@ -45,7 +39,7 @@ def test_the_reference_rows_are_all_there() -> None:
 @pytest.mark.parametrize("row", V2_ROWS, ids=lambda r: f"{r['model']}-{r['input_h']}")
 def test_mobilenet_v2_width_equals_torchvision(row: dict[str, str]) -> None:
     h, w = int(row["input_h"]), int(row["input_w"])
-    report = analyze("mobilenet_v2", Settings(values={"width": width_of(row)}, size=(h, w)))
+    report = zoo_report("mobilenet_v2", Settings(values={"width": width_of(row)}, size=(h, w)))
     assert report.input_shape == (3, h, w)
     assert report.params == int(row["params"])
     assert report.macs == int(row["macs"])
@@ -56,7 +50,7 @@ def test_mobilenet_v2_width_equals_torchvision(row: dict[str, str]) -> None:
 def test_mobilenet_v3_equals_torchvision(row: dict[str, object]) -> None:
     size = row["size"]
     assert isinstance(size, int)
-    report = analyze(str(row["model"]), Settings(size=(size, size)))
+    report = zoo_report(str(row["model"]), Settings(size=(size, size)))
     assert report.name == row["model"]
     assert report.input_shape == (3, size, size)
     assert report.params == row["params"]
@@ -65,9 +59,9 @@ def test_mobilenet_v3_equals_torchvision(row: dict[str, object]) -> None:
 
 def test_the_default_width_is_torchvision_1_0() -> None:
     """No --set is width 1.0 (an int 1 as well): the same layers, one for one."""
-    plain = analyze("mobilenet_v2")
+    plain = zoo_report("mobilenet_v2")
     for value in (1.0, 1):
-        set_ = analyze("mobilenet_v2", Settings(values={"width": value}))
+        set_ = zoo_report("mobilenet_v2", Settings(values={"width": value}))
         assert [(x.name, x.output_shape, x.cost) for x in set_.layers] == [
             (x.name, x.output_shape, x.cost) for x in plain.layers]
     assert (plain.params, plain.macs) == (3504872, 300774272)
@@ -86,7 +80,7 @@ def _out(report: Report, name: str) -> int:
 ])
 def test_mobilenet_v2_rounds_every_width_as_torchvision(width: float, stem: int, stage1: int, stage7: int,
                                                         head: int) -> None:
-    r = analyze("mobilenet_v2", Settings(values={"width": width}))
+    r = zoo_report("mobilenet_v2", Settings(values={"width": width}))
     assert _out(r, "features/stem/conv1") == stem
     assert _out(r, "features/stage1/0/project/conv1") == stage1
     assert _out(r, "features/stage7/0/project/conv1") == stage7
@@ -95,7 +89,7 @@ def test_mobilenet_v2_rounds_every_width_as_torchvision(width: float, stem: int,
 
 def test_mobilenet_v3_small_layout() -> None:
     """torchvision's features.0 … features.12: stem, 11 bnecks, the last conv (6 × 96); SE in block 1."""
-    r = analyze("mobilenet_v3_small")
+    r = zoo_report("mobilenet_v3_small")
     tops = list(dict.fromkeys("/".join(x.name.split("/")[:2]) for x in r.layers if x.name.startswith("features/")))
     assert tops == [f"features/{i}" for i in range(13)]
     assert _out(r, "features/12/conv1") == 576
@@ -106,7 +100,7 @@ def test_mobilenet_v3_small_layout() -> None:
 
 def test_mobilenet_v3_width_scales_the_classifier_too() -> None:
     """Unlike MobileNetV2's head, MobileNetV3's last_channel is adjust_channels(1280) at every width."""
-    r = analyze("mobilenet_v3_large", Settings(values={"width": 0.5}))
+    r = zoo_report("mobilenet_v3_large", Settings(values={"width": 0.5}))
     assert _out(r, "features/0/conv1") == 8           # make_divisible(16 * 0.5, 8)
     assert _out(r, "features/16/conv1") == 6 * 80     # 6 x make_divisible(160 * 0.5, 8)
     assert _out(r, "classifier/linear1") == 640
@@ -114,9 +108,9 @@ def test_mobilenet_v3_width_scales_the_classifier_too() -> None:
 
 def test_the_family_file_alone_is_mobilenet_v3_large() -> None:
     """Opened as a file, mobilenet_v3.yaml takes its defaults (arch large) and gives the large figures."""
-    r = analyze(str(ROOT / "convcalc" / "zoo" / "mobilenet_v3.yaml"))
+    r = zoo_report(str(ROOT / "convcalc" / "zoo" / "mobilenet_v3.yaml"))
     assert (r.params, r.macs) == (5483032, 216589760)
-    small = analyze(str(ROOT / "convcalc" / "zoo" / "mobilenet_v3.yaml"), Settings(values={"arch": "small"}))
+    small = zoo_report(str(ROOT / "convcalc" / "zoo" / "mobilenet_v3.yaml"), Settings(values={"arch": "small"}))
     assert (small.params, small.macs) == (2542856, 56510400)
 
 

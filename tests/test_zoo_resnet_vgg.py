@@ -10,11 +10,11 @@ import csv
 import pytest
 import yaml
 
-from convcalc.lang.sources import open_source, zoo_names
+from convcalc.lang.sources import zoo_names
 from convcalc.lang.spec import Settings
-from convcalc.metrics.analysis import LayerRow, Report, analyze_document
+from convcalc.metrics.analysis import LayerRow, Report
 from convcalc.zoo import FAMILIES
-from tests.conftest import ROOT
+from tests.conftest import ROOT, zoo_report
 
 DATA = ROOT / "tests" / "data"
 ZOO = ROOT / "convcalc" / "zoo"
@@ -31,11 +31,6 @@ IN_ZOO_CSV = {r["model"] for r in csv.DictReader((DATA / "torchvision-zoo.csv").
 ROWS = [{"model": r["model"], "size": int(r["input_h"]), "params": int(r["params"]), "macs": int(r["macs"])}
         for r in csv.DictReader((DATA / "torchvision-modern.csv").open())
         if r["model"] in ALL and r["input_h"] == r["input_w"]]
-
-
-def analyze(name: str, settings: Settings | None = None) -> Report:
-    (report,) = analyze_document(open_source(name), settings)
-    return report
 
 
 def layer(report: Report, name: str) -> LayerRow:
@@ -64,7 +59,7 @@ def test_the_reference_rows_are_all_there() -> None:
 def test_every_variant_equals_torchvision(row: dict[str, object]) -> None:
     size = row["size"]
     assert isinstance(size, int)
-    report = analyze(str(row["model"]), Settings(size=(size, size)))
+    report = zoo_report(str(row["model"]), Settings(size=(size, size)))
     assert report.name == row["model"]
     assert report.input_shape == (3, size, size)
     assert report.params == row["params"]
@@ -85,7 +80,7 @@ def _blocks(report: Report, kind: str) -> list[str]:
     ("wide_resnet101_2", "bottleneck", (3, 4, 23, 3)),
 ])
 def test_blocks_per_stage(model: str, kind: str, per_stage: tuple[int, ...]) -> None:
-    r = analyze(model)
+    r = zoo_report(model)
     names = _blocks(r, kind)
     assert len(names) == sum(per_stage)
     assert tuple(sum(n.startswith(f"layer{k + 1}/") for n in names) for k in range(4)) == per_stage
@@ -101,7 +96,7 @@ def test_blocks_per_stage(model: str, kind: str, per_stage: tuple[int, ...]) -> 
     ("resnet34", 64, 1, 64),                # BasicBlock: expansion 1
 ])
 def test_the_inner_width_and_groups_of_layer1(model: str, width: int, groups: int, out: int) -> None:
-    r = analyze(model)
+    r = zoo_report(model)
     conv2 = layer(r, "layer1/0/conv2")
     assert conv2.output_shape == (width, 56, 56)
     assert conv2.cost.params == width * (width // groups) * 9   # its input is conv1's width; no bias
@@ -111,9 +106,9 @@ def test_the_inner_width_and_groups_of_layer1(model: str, width: int, groups: in
 def test_downsample_only_where_the_shape_changes() -> None:
     """BasicBlock nets: only the first block of layers 2-4; Bottleneck nets: layer1's first block too (64 → 256).
     The stride sits in the 3x3 conv2 (v1.5) and in the downsample's 1x1."""
-    basic = {x.name.split("/downsample")[0] for x in analyze("resnet34").layers if "/downsample/" in x.name}
+    basic = {x.name.split("/downsample")[0] for x in zoo_report("resnet34").layers if "/downsample/" in x.name}
     assert basic == {"layer2/0", "layer3/0", "layer4/0"}
-    r = analyze("resnet101")
+    r = zoo_report("resnet101")
     bottleneck = {x.name.split("/downsample")[0] for x in r.layers if "/downsample/" in x.name}
     assert bottleneck == {"layer1/0", "layer2/0", "layer3/0", "layer4/0"}
     assert layer(r, "layer2/0/conv1").output_shape == (128, 56, 56)
@@ -126,7 +121,7 @@ def test_downsample_only_where_the_shape_changes() -> None:
     ("vgg16", 13, 0), ("vgg16_bn", 13, 13), ("vgg19", 16, 0), ("vgg19_bn", 16, 16),
 ])
 def test_vgg_conv_and_bn_counts(model: str, convs: int, bns: int) -> None:
-    r = analyze(model)
+    r = zoo_report(model)
     assert sum(x.type == "conv" for x in r.layers) == convs
     assert sum(x.type == "bn" for x in r.layers) == bns
     assert sum(x.type == "maxpool" for x in r.layers) == 5
@@ -135,7 +130,7 @@ def test_vgg_conv_and_bn_counts(model: str, convs: int, bns: int) -> None:
 
 def test_vgg19_stages() -> None:
     """Configuration E: 2, 2, 4, 4, 4 convs; every conv keeps its bias under BN."""
-    r = analyze("vgg19_bn")
+    r = zoo_report("vgg19_bn")
     per_block = [sum(x.type == "conv" and x.name.startswith(f"features/block{k}/") for x in r.layers)
                  for k in range(1, 6)]
     assert per_block == [2, 2, 4, 4, 4]
@@ -147,7 +142,7 @@ def test_squeezenet_layouts() -> None:
     """torchvision's features.0-12: 1.0 pools at 2, 6, 11 after a 96 7x7 stem; 1.1 at 2, 5, 8 after 64 3x3."""
     for model, stem, pools in (("squeezenet1_0", (96, 109, 109), {2, 6, 11}),
                                ("squeezenet1_1", (64, 111, 111), {2, 5, 8})):
-        r = analyze(model)
+        r = zoo_report(model)
         assert layer(r, "features/0").output_shape == stem
         tops = list(dict.fromkeys("/".join(x.name.split("/")[:2]) for x in r.layers if x.name.startswith("features/")))
         assert tops == [f"features/{i}" for i in range(13)]
@@ -159,10 +154,11 @@ def test_squeezenet_layouts() -> None:
 
 def test_the_family_files_alone_take_their_defaults() -> None:
     """Opened as files, the family files are resnet50, vgg16 and squeezenet1_0; --set picks another member."""
-    assert (analyze(str(ZOO / "resnet.yaml")).params, analyze(str(ZOO / "resnet.yaml")).macs) == (25557032, 4089184256)
-    assert analyze(str(ZOO / "vgg.yaml")).params == 138357544
-    assert analyze(str(ZOO / "squeezenet.yaml")).params == 1248424
-    r34 = analyze(str(ZOO / "resnet.yaml"), Settings(values={"block": "basic"}))
+    resnet = zoo_report(str(ZOO / "resnet.yaml"))
+    assert (resnet.params, resnet.macs) == (25557032, 4089184256)
+    assert zoo_report(str(ZOO / "vgg.yaml")).params == 138357544
+    assert zoo_report(str(ZOO / "squeezenet.yaml")).params == 1248424
+    r34 = zoo_report(str(ZOO / "resnet.yaml"), Settings(values={"block": "basic"}))
     assert (r34.params, r34.macs) == (21797672, 3663761408)
-    e = analyze(str(ZOO / "vgg.yaml"), Settings(values={"cfg": "E", "batch_norm": True}))
+    e = zoo_report(str(ZOO / "vgg.yaml"), Settings(values={"cfg": "E", "batch_norm": True}))
     assert e.params == 143678248
