@@ -274,6 +274,26 @@ def unets(src: Path, commit: str) -> list[dict[str, Any]]:
     return rows
 
 
+def family_rows(names: list[str]) -> list[dict[str, Any]]:
+    """Each model at 160, and at its weights' crop size where tests/data/torchvision-zoo.csv does not have
+    it; params must equal the weights' num_params."""
+    with open(ROOT / "tests/data/torchvision-zoo.csv") as f:
+        in_zoo_csv = {r["model"] for r in csv.DictReader(f)}
+    rows = []
+    for name in names:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        (crop,) = weights.transforms().crop_size
+        meta = weights.meta["num_params"]
+        model = torchvision.models.get_model(name, weights=None)
+        for size in [160] if name in in_zoo_csv else [crop, 160]:
+            params, macs, _ = count(model, zeros(3, size, size))
+            assert params == meta, (name, params, meta)
+            note = f"weights={weights}; crop_size={crop}" + ("" if size == crop else "; off-native size")
+            rows.append(row(name, TV_SOURCE, size, size, params, macs, meta, note))
+            print(name, size, params, macs, file=sys.stderr)
+    return rows
+
+
 RESNET_VGG_SQUEEZENET = [
     *("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
     *("resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"),
@@ -286,21 +306,7 @@ RESNET_VGG_SQUEEZENET = [
 def resnet_vgg_squeezenet() -> list[dict[str, Any]]:
     """The ResNet, VGG and SqueezeNet families (convcalc/zoo/resnet.yaml, vgg.yaml, squeezenet.yaml): every
     variant at 160, and at its weights' crop size where tests/data/torchvision-zoo.csv does not have it."""
-    with open(ROOT / "tests/data/torchvision-zoo.csv") as f:
-        in_zoo_csv = {r["model"] for r in csv.DictReader(f)}
-    rows = []
-    for name in RESNET_VGG_SQUEEZENET:
-        weights = torchvision.models.get_model_weights(name).DEFAULT
-        (crop,) = weights.transforms().crop_size
-        meta = weights.meta["num_params"]
-        model = torchvision.models.get_model(name, weights=None)
-        for size in [160] if name in in_zoo_csv else [crop, 160]:
-            params, macs, _ = count(model, zeros(3, size, size))
-            assert params == meta, (name, params, meta)
-            note = f"weights={weights}; crop_size={crop}" + ("" if size == crop else "; off-native size")
-            rows.append(row(name, TV_SOURCE, size, size, params, macs, meta, note))
-            print(name, size, params, macs, file=sys.stderr)
-    return rows
+    return family_rows(RESNET_VGG_SQUEEZENET)
 
 
 DENSENET_SHUFFLENET_REGNET = [
@@ -365,21 +371,7 @@ def densenet_shufflenet_regnet() -> list[dict[str, Any]]:
     zoo_file = (ROOT / "convcalc/zoo/regnet.yaml").read_text().splitlines()
     for line in regnet_variant_lines(regnet_stages()):
         assert line in zoo_file, f"convcalc/zoo/regnet.yaml lacks the line\n{line}"
-    with open(ROOT / "tests/data/torchvision-zoo.csv") as f:
-        in_zoo_csv = {r["model"] for r in csv.DictReader(f)}
-    rows = []
-    for name in DENSENET_SHUFFLENET_REGNET:
-        weights = torchvision.models.get_model_weights(name).DEFAULT
-        (crop,) = weights.transforms().crop_size
-        meta = weights.meta["num_params"]
-        model = torchvision.models.get_model(name, weights=None)
-        for size in [160] if name in in_zoo_csv else [crop, 160]:
-            params, macs, _ = count(model, zeros(3, size, size))
-            assert params == meta, (name, params, meta)
-            note = f"weights={weights}; crop_size={crop}" + ("" if size == crop else "; off-native size")
-            rows.append(row(name, TV_SOURCE, size, size, params, macs, meta, note))
-            print(name, size, params, macs, file=sys.stderr)
-    return rows
+    return family_rows(DENSENET_SHUFFLENET_REGNET)
 
 
 def main() -> None:
