@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 #: torchvision's figures for the zoo's families (tests/data/README.md says how they were measured)
 MODERN = list(csv.DictReader((ROOT / "tests" / "data" / "torchvision-modern.csv").open()))
+
+
+def import_torch() -> Any:
+    """torch, or a skip of the test (module) that needs it with how to install it; with
+    CONVCALC_REQUIRE_TORCH=1 (CI) a missing torch is an error, never a silent skip."""
+    if os.environ.get("CONVCALC_REQUIRE_TORCH") == "1":
+        import torch
+
+        return torch
+    return pytest.importorskip(
+        "torch", reason="the PyTorch cross-checks need torch: install PyTorch's CPU build, then "
+                        "`python -m pip install '.[crosscheck]'` (README, Tests); CI requires them")
 
 
 def reference_rows(models: Collection[str]) -> list[dict[str, str]]:

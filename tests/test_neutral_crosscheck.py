@@ -38,14 +38,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from convcalc import Report, analyze_text
 from convcalc.kinds import KINDS
+from tests.conftest import import_torch
 from tests.strategies import GeneratedSpec, specs
 
-if os.environ.get("CONVCALC_REQUIRE_TORCH") == "1":
-    import torch
-else:
-    torch = pytest.importorskip(
-        "torch", reason="the PyTorch cross-checks need torch: install PyTorch's CPU build, then "
-                        "`python -m pip install '.[crosscheck]'` (README, Tests); CI requires them")
+torch = import_torch()
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -55,14 +54,10 @@ from convcalc.kinds.conv import ConvArgs
 from convcalc.kinds.reshape import UpsampleArgs as SizeArgs
 from convcalc.lang.spec import parse_spec
 from convcalc.lang.yaml_source import Document, load_file, load_text
+from tests.conftest import import_torch
 from tests.strategies import GeneratedSpec, specs
 
-if os.environ.get("CONVCALC_REQUIRE_TORCH") == "1":
-    import torch
-else:
-    torch = pytest.importorskip(
-        "torch", reason="the PyTorch cross-checks need torch: install PyTorch's CPU build, then "
-                        "`python -m pip install '.[crosscheck]'` (README, Tests); CI requires them")
+torch = import_torch()
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 

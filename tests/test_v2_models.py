@@ -11,7 +11,6 @@ matched: the test is skipped without torch unless CONVCALC_REQUIRE_TORCH=1, as i
 from __future__ import annotations
 
 import csv
-import os
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from convcalc.graph import Graph
 from convcalc.lang.sources import open_source
 from convcalc.lang.spec import Settings
 from convcalc.metrics.analysis import Report, analyze_document, graphs_of
-from tests.conftest import ROOT, invoke
+from tests.conftest import ROOT, import_torch, invoke
 
 FPN = "specs/v2/resnet50_fpn.yaml"
 UNET = "specs/v2/unet.yaml"
@@ -180,20 +179,10 @@ def test_show_and_rf_run_on_both_specs() -> None:
 # ---------------------------------------------------------------- the U-Net in PyTorch
 
 
-def _torch() -> Any:
-    if os.environ.get("CONVCALC_REQUIRE_TORCH") == "1":
-        import torch
-    else:
-        torch = pytest.importorskip(
-            "torch", reason="the PyTorch cross-checks need torch: install PyTorch's CPU build, then "
-                            "`python -m pip install '.[crosscheck]'` (README, Tests); CI requires them")
-    return torch
-
-
 @pytest.mark.torch
 @pytest.mark.parametrize("size", [256, 224])
 def test_unet_equals_the_neutral_pytorch_unet(size: int) -> None:
-    torch = _torch()
+    torch = import_torch()
     from torch import nn
     from torch.utils.flop_counter import FlopCounterMode
 
