@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location
-from convcalc.kinds.values import describe
+from convcalc.lang.expr_values import describe
 from convcalc.lang.spec import did_you_mean
 from convcalc.lang.yaml_source import Document
 from convcalc.units import UnitError, parse_bytes, parse_count, parse_pair

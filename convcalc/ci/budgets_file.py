@@ -26,7 +26,7 @@ from convcalc.ci.budget import RULE_KEYS, Budget, parse_budget
 from convcalc.ci.collect import SPEC_SUFFIXES
 from convcalc.ci.globs import PathPattern
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError
-from convcalc.kinds.values import describe
+from convcalc.lang.expr_values import describe
 from convcalc.lang.spec import did_you_mean
 from convcalc.lang.yaml_source import Document
 

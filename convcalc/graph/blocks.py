@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from convcalc.errors import Collector, KeyPath, Location
 from convcalc.graph.nodes import BlockEnd, Node
 from convcalc.graph.scope import Scope, declared
-from convcalc.kinds.values import ArgError, boolean, describe, non_negative, positive
+from convcalc.kinds.values import ArgError, boolean, non_negative, positive
 from convcalc.lang.expr import UNKNOWN, is_expression
+from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean
 from convcalc.lang.spec import BLOCK_NAMES, Spec, Template
 from convcalc.lang.yaml_source import Document

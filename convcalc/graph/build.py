@@ -19,8 +19,9 @@ from convcalc.graph.refs import RefWalker
 from convcalc.graph.scope import Scope, declared
 from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
 from convcalc.kinds.merge import MERGE_KINDS, MergeError, merge_shape
-from convcalc.kinds.values import ArgError, describe
+from convcalc.kinds.values import ArgError
 from convcalc.lang.expr import ExprError, Unknown, interpolate_text, is_expression, substitute
+from convcalc.lang.expr_values import describe
 from convcalc.lang.spec import NO_INPUT, ModelSpec, Spec
 from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
 from convcalc.metrics.cost import cost_pass

@@ -10,7 +10,7 @@ from convcalc.graph.blocks import Ctx
 from convcalc.graph.names import resolve
 from convcalc.graph.nodes import Node, Output
 from convcalc.graph.scope import Scope
-from convcalc.kinds.values import describe
+from convcalc.lang.expr_values import describe
 
 
 class RefWalker:

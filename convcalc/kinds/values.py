@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable
 from typing import Any, Literal
 
+from convcalc.lang.expr_values import describe
+
 Pair = tuple[int, int]
 #: Explicit padding per axis: ((top, bottom), (left, right)), or TensorFlow's resolution-dependent SAME.
 Padding = tuple[Pair, Pair] | Literal["same"]
@@ -23,25 +25,6 @@ class ArgError(ValueError):
         self.found = found
         self.hint = hint
         super().__init__(f"expected {expected}, found {describe(found)}")
-
-
-def describe(value: object) -> str:
-    """How a found value is shown in an error message."""
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, str):
-        return f"string {value!r}" if len(value) <= 60 else f"string {value[:50]!r}… ({len(value)} characters)"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 # ---------------------------------------------------------------- argument parsers

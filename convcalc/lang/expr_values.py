@@ -48,24 +48,37 @@ def _is_list(v: Any) -> bool:
     return isinstance(v, (list, tuple))
 
 
-def _show(v: Any) -> str:
-    """A value as an error message shows it, in the spec's terms."""
-    if isinstance(v, bool):
-        return f"boolean {str(v).lower()}"
-    if v is None:
+def describe(value: object) -> str:
+    """How a found value is shown in an error message."""
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if value is None:
         return "nothing (null)"
-    if isinstance(v, int):
-        text = str(v) if abs(v) < 10**40 else f"an integer of {len(str(abs(v)))} digits"
-        return text
-    if isinstance(v, float):
-        return f"number {v!r}"
+    if isinstance(value, str):
+        return f"string {value!r}" if len(value) <= 60 else f"string {value[:50]!r}… ({len(value)} characters)"
+    if isinstance(value, float):
+        return f"number {value!r}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _show(v: Any) -> str:
+    """A value as an expression's error message shows it: :func:`describe`, with the size of a huge
+    integer, the items of a list and the keys of a mapping."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v) if abs(v) < 10**40 else f"an integer of {len(str(abs(v)))} digits"
     if isinstance(v, str):
         return f"string {v!r}" if len(v) <= 40 else f"string {v[:30]!r}… ({len(v)} characters)"
     if _is_list(v):
         return f"a list of {len(v)} item{'' if len(v) == 1 else 's'}"
     if isinstance(v, Mapping):
         return f"a mapping ({_keys(v)})"
-    return type(v).__name__
+    return describe(v)
 
 
 def _keys(m: Mapping[Any, Any]) -> str:

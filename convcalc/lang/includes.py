@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, KeyPath
-from convcalc.kinds.values import describe
+from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean
 from convcalc.lang.yaml_source import Document, load_file
 

@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
 from convcalc.kinds.core import KINDS
-from convcalc.kinds.values import ArgError, Padding, boolean, describe, padding, positive
+from convcalc.kinds.values import ArgError, Padding, boolean, padding, positive
 from convcalc.lang.expr import ExprError, substitute
+from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: graph, budget use it
 from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
 from convcalc.lang.yaml_source import Document, load_file, load_text
