@@ -270,15 +270,21 @@ class BlockWalker:
         self.err(path, f"expected true, false or a list of {n} channel counts, found {describe(split)}", "", ctx)
         return None
 
-    def _dense(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope, ctx: Ctx,
-               full: str | None, outer: Scope) -> int | None:
+    def iterations(self, args: dict[str, Any], path: KeyPath, ctx: Ctx, kind: str) -> tuple[Any, list[str]] | None:
+        """The body and the iterations' labels of a repeat or dense block (None: an error is reported)."""
         n = self.count(args, path, ctx)
         body = self.body(args, path, ctx)
-        if n is None or body is None or not self.fits(n, body, path, ctx, "dense"):
+        if n is None or body is None or not self.fits(n, body, path, ctx, kind):
             return None
         labels = self.labels(args, path, n, ctx)
-        if labels is None:
+        return None if labels is None else (body, labels)
+
+    def _dense(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope, ctx: Ctx,
+               full: str | None, outer: Scope) -> int | None:
+        plan = self.iterations(args, path, ctx, "dense")
+        if plan is None:
             return None
+        body, labels = plan
         base = scope.prefix if full is None else full + "/"
         feats: list[int] = [] if x is None else [x]
         for k, label in enumerate(labels):
@@ -296,13 +302,10 @@ class BlockWalker:
 
     def _repeat(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope, ctx: Ctx,
                 full: str | None, outer: Scope) -> int | None:
-        n = self.count(args, path, ctx)
-        body = self.body(args, path, ctx)
-        if n is None or body is None or not self.fits(n, body, path, ctx, "repeat"):
+        plan = self.iterations(args, path, ctx, "repeat")
+        if plan is None:
             return None
-        labels = self.labels(args, path, n, ctx)
-        if labels is None:
-            return None
+        body, labels = plan
         base = scope.prefix if full is None else full + "/"
         for k, label in enumerate(labels):
             self.visit(path, ctx)
