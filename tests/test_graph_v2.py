@@ -267,3 +267,12 @@ def test_a_parameter_default_may_use_a_later_plain_default_as_in_format_1() -> N
     r = one('input: {channels: 4, size: 4}\nblocks:\n  b:\n    params: {a: "${c * 2}", c: 3}\n'
             '    body: [conv: {out: $a, kernel: 1, bias: false}]\nlayers: [b, b: {c: 1}]\n')
     assert [x.output_shape[0] for x in r.layers] == [6, 2]
+
+
+def test_an_integral_real_is_an_integer_only_where_it_is_computed() -> None:
+    r = one('params: {r: 8.0, n: 2.0}\ninput: {channels: 1, size: "${r}"}\nlayers:\n'
+            '  - repeat: {n: "${n}", body: [relu]}\n')
+    assert r.input_shape == (1, 8, 8) and len(r.layers) == 2
+    msg = errors("input: {channels: 1, size: 8.0}\nlayers:\n  - repeat: {n: 2.0, body: [relu]}\n")
+    assert "input.size: expected an integer >= 1, found number 8.0" in msg
+    assert "repeat.n: expected an integer >= 0, found number 2.0" in msg

@@ -9,7 +9,7 @@ from convcalc.errors import Collector, KeyPath, Location
 from convcalc.graph.nodes import BlockEnd, Node
 from convcalc.graph.scope import Scope, declared
 from convcalc.kinds.values import ArgError, boolean, non_negative, positive
-from convcalc.lang.expr import UNKNOWN, is_expression
+from convcalc.lang.expr import UNKNOWN, integral, is_computed, is_expression
 from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean
 from convcalc.lang.spec import BLOCK_NAMES, Spec, Template
@@ -136,7 +136,7 @@ class BlockWalker:
         if not ok:
             return None
         try:
-            return non_negative(int(v) if isinstance(v, float) and v.is_integer() else v)
+            return non_negative(integral(v) if is_computed(args["n"]) else v)
         except ArgError as exc:
             self.err(path + ("n",), str(exc), exc.hint, ctx)
             return None

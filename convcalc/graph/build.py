@@ -20,7 +20,7 @@ from convcalc.graph.scope import Scope, declared
 from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
 from convcalc.kinds.merge import MERGE_KINDS, MergeError, merge_shape
 from convcalc.kinds.values import ArgError
-from convcalc.lang.expr import ExprError, Unknown, interpolate_text, is_expression, substitute
+from convcalc.lang.expr import ExprError, Unknown, integral, interpolate_text, is_computed, is_expression, substitute
 from convcalc.lang.expr_values import describe
 from convcalc.lang.spec import NO_INPUT, ModelSpec, Spec
 from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
@@ -221,9 +221,9 @@ class Builder(BlockWalker, RefWalker):
         good, v = self.sub(raw, path, ctx)
         if not good:
             return False, None
-        computed = is_expression(raw) or isinstance(raw, list) and any(is_expression(r) for r in raw)
+        computed = is_computed(raw)
         if computed:
-            v = _integral(v)
+            v = integral(v)
         if computed and isinstance(raw, str) and "in_channels" in raw and ctx.calls and x is not None \
                 and ctx.env.get("in_channels") != self.nodes[x].shape.c:
             self.warnings.setdefault((self.loc(path, ctx), path),
@@ -324,15 +324,6 @@ class Builder(BlockWalker, RefWalker):
             start += c
             out.append(idx)
         return out
-
-def _integral(v: Any) -> Any:
-    """A computed value with its integral floats as ints (``16.0`` → 16), also inside a list."""
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, list):
-        return [_integral(x) for x in v]
-    return v
-
 
 def _training_only_used(b: Builder, outputs: list[Output]) -> None:
     """A training-only layer (in a ``side`` block with ``training_only: true``) is not in the inference pass:

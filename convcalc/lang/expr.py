@@ -63,6 +63,7 @@ from typing import Any
 from convcalc.lang.expr_functions import _FUNCTIONS, _KEYWORDS, _SIGNATURES, make_divisible
 from convcalc.lang.expr_values import (
     _TOO_MANY_DIGITS,
+    _WHOLE,
     MAX_EXPR_DEPTH,
     MAX_EXPR_DIGITS,
     MAX_EXPR_LENGTH,
@@ -78,17 +79,16 @@ from convcalc.lang.expr_values import (
     _keys,
     _number,
     _show,
+    integral,
+    is_computed,
+    is_expression,
 )
 from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
 
 __all__ = ["MAX_EXPR_DEPTH", "MAX_EXPR_DIGITS", "MAX_EXPR_LENGTH", "MAX_LIST_ITEMS", "MAX_ROUND_DIGITS", "UNKNOWN",
-           "ExprError", "Unknown", "evaluate", "interpolate_text", "is_expression", "make_divisible", "substitute"]
+           "ExprError", "Unknown", "evaluate", "integral", "interpolate_text", "is_computed", "is_expression",
+           "make_divisible", "substitute"]
 
-_WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
-
-
-def is_expression(value: object) -> bool:
-    return isinstance(value, str) and _WHOLE.match(value.strip()) is not None
 
 
 def substitute(value: object, env: Mapping[str, Any]) -> Any:

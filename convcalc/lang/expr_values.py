@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,3 +115,25 @@ def _items(v: Any, what: str) -> list[Any] | tuple[Any, ...]:
     if len(v) > MAX_LIST_ITEMS:
         raise ExprError(f"{what} walks a list of {len(v)} items, more than the limit of {MAX_LIST_ITEMS}")
     return v  # type: ignore[no-any-return]
+
+
+_WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
+
+
+def is_expression(value: object) -> bool:
+    return isinstance(value, str) and _WHOLE.match(value.strip()) is not None
+
+
+def is_computed(raw: object) -> bool:
+    """Whether a spec value is written as an expression (or is a list with one)."""
+    return is_expression(raw) or isinstance(raw, list) and any(is_expression(r) for r in raw)
+
+
+def integral(v: Any) -> Any:
+    """A computed value with its integral floats as ints (``16.0`` → 16), also inside a list: where an
+    integer field takes a computed value, an integral real is that integer."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, list):
+        return [integral(x) for x in v]
+    return v

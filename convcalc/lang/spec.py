@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
 from convcalc.kinds.core import KINDS
 from convcalc.kinds.values import ArgError, Padding, boolean, padding, positive
-from convcalc.lang.expr import ExprError, substitute
+from convcalc.lang.expr import ExprError, integral, is_computed, substitute
 from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: graph, budget use it
 from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
@@ -125,14 +125,14 @@ class _Parser:
                 hint = indent_hint(found) if found and k in found[1] else did_you_mean(k, allowed)
                 self.err(path + (k,), f"unknown key {k!r}", hint)
 
-    def value(self, parse: Any, v: Any, path: KeyPath) -> Any:
+    def value(self, parse: Any, raw: Any, path: KeyPath) -> Any:
         try:
-            v = substitute(v, self.env)
+            v = substitute(raw, self.env)
         except ExprError as exc:
             self.err(path, str(exc))
             return None
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
+        if is_computed(raw):
+            v = integral(v)
         try:
             return parse(v)
         except ArgError as exc:
