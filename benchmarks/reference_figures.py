@@ -6,6 +6,7 @@ checkout of milesial/Pytorch-UNet (GPL: keep it outside this repository; only it
     python -m venv /tmp/tv && /tmp/tv/bin/pip install torch==2.14.1 torchvision==0.29.1
     git clone https://github.com/milesial/Pytorch-UNet /tmp/unet_ref  # commit 21d7850f2af3...
     /tmp/tv/bin/python benchmarks/reference_figures.py --unet-src /tmp/unet_ref --unet-commit <sha>
+    /tmp/tv/bin/python benchmarks/reference_figures.py --small-inputs  # only tests/data/small-inputs.csv
 
 Conventions (as in shared/reference/README.md): CPU, batch 1, zeros input, ``eval()``, ``no_grad()``;
 ``params`` = sum of ``numel()`` over ``parameters()``; ``macs`` = FlopCounterMode total / 2 (conv, linear
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import inspect
 import json
 import re
@@ -374,14 +376,75 @@ def densenet_shufflenet_regnet() -> list[dict[str, Any]]:
     return family_rows(DENSENET_SHUFFLENET_REGNET)
 
 
+SMALL_SIZES = (16, 28, 32, 64)
+SMALL_COLUMNS = ["model", "source", "input_size", "features", "logits", "error"]
+#: the spatial poolings a classifier ends with, as the functions torch_function sees them
+POOLS = (nn.functional.adaptive_avg_pool2d, nn.functional.adaptive_max_pool2d, torch.Tensor.mean, torch.mean)
+
+
+class LastPool(torch.overrides.TorchFunctionMode):
+    """Records the input shape of the last adaptive pool (module or functional) or ``mean`` over H and W:
+    the last feature map before the classifier (SE blocks' pools come before it and are overwritten)."""
+
+    shape: tuple[int, ...] | None = None
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func in POOLS and isinstance(args[0], torch.Tensor) and args[0].dim() == 4:
+            dims = kwargs.get("dim", args[1] if len(args) > 1 else None)
+            if func not in (torch.Tensor.mean, torch.mean) or (isinstance(dims, (list, tuple))
+                                                               and sorted(d % 4 for d in dims) == [2, 3]):
+                self.shape = tuple(args[0].shape[1:])
+        return func(*args, **kwargs)
+
+
+def small_inputs() -> list[dict[str, Any]]:
+    """Every zoo model (convcalc/zoo/__init__.py and its one-model files, read without importing convcalc)
+    at each of SMALL_SIZES: the input C×H×W of its last spatial pool and its logits' size, or torchvision's
+    error (type and first line). weights=None, eval(), batch 1, zeros, no_grad(); GoogLeNet and Inception v3
+    keep their aux classifiers (weights=None builds them) but do not run them in eval()."""
+    spec = importlib.util.spec_from_file_location("zoo_index", ROOT / "convcalc/zoo/__init__.py")
+    assert spec and spec.loader
+    index = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(index)
+    singles = [p.stem for p in (ROOT / "convcalc/zoo").glob("*.yaml") if p.stem not in index.FAMILIES]
+    rows = []
+    for name in sorted([*index.VARIANTS, *singles]):
+        torch.manual_seed(0)
+        model = torchvision.models.get_model(name, weights=None).eval()
+        for size in SMALL_SIZES:
+            features = logits = error = ""
+            recorder = LastPool()
+            try:
+                with torch.no_grad(), recorder:
+                    out = model(zeros(3, size, size))
+                assert recorder.shape is not None, name
+                features, logits = "x".join(map(str, recorder.shape)), "x".join(map(str, out.shape[1:]))
+            except (RuntimeError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            rows.append(dict(zip(SMALL_COLUMNS, [name, TV_SOURCE, size, features, logits, error], strict=True)))
+            print(name, size, features, logits, error, file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--unet-src", type=Path, required=True, help="checkout of milesial/Pytorch-UNet")
-    ap.add_argument("--unet-commit", required=True)
+    ap.add_argument("--small-inputs", type=Path, nargs="?", const=ROOT / "tests/data/small-inputs.csv",
+                    help="only measure the zoo at 16, 28, 32 and 64 px into this CSV (tests/data/small-inputs.csv)")
+    ap.add_argument("--unet-src", type=Path, help="checkout of milesial/Pytorch-UNet (required without --small-inputs)")
+    ap.add_argument("--unet-commit")
     ap.add_argument("--csv", type=Path, default=ROOT / "tests/data/torchvision-modern.csv")
     ap.add_argument("--stages", type=Path, default=ROOT / "tests/data/efficientnet-stages.json")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
+    if args.small_inputs:
+        with open(args.small_inputs, "w", newline="") as f:
+            writer = csv.DictWriter(f, SMALL_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(small_inputs())
+        return
+    if not (args.unet_src and args.unet_commit):
+        ap.error("--unet-src and --unet-commit are required (or --small-inputs)")
     self_check()
     args.stages.write_text(json.dumps(efficientnet_stages(), indent=2) + "\n")
     rows = classifiers() + fpn() + unets(args.unet_src, args.unet_commit)

@@ -35,6 +35,12 @@ templates, expressions, TF ``same`` or asymmetric padding (so ceil lists use odd
 deformable convs; repeat, dense and side blocks always named (so that every full name is known); a
 projection changes the shape whenever the stride changes (the docs' rule and the code's then agree).
 
+``specs(neutral=True, rf=True)`` (tests/test_rf_exact.py) also draws, more often, what makes receptive fields
+vary by unit: transposed convs, upsampling (bilinear also with ``align_corners``), adaptive pools, pixel
+shuffles and unshuffles, and channel splits of maps whose channels have different windows (a concat of
+unequal branches, a pixel_unshuffle or a flatten, sometimes then a channel_shuffle or a pixel_shuffle).
+Without ``rf`` every draw is as before, so the other tests draw the same specs.
+
 Merges stay valid by construction: inside blocks, each path is a "ceil list" (every strided layer maps
 i → ⌈i/s⌉ per axis: padding p_begin + p_end = k_eff − 1 or ``same``), so paths with the same total
 stride agree in size and effective stride; up-sampling appears there only as a pair (×u, then stride u)
@@ -193,8 +199,9 @@ class _Gen:
     """Draws one model's layer list while tracking its shape with plain arithmetic."""
 
     def __init__(self, draw: Callable[[Any], Any], default_pad: str | None, features: set[str],
-                 neutral: bool = False) -> None:
+                 neutral: bool = False, rf: bool = False) -> None:
         self.draw = draw
+        self.rf = rf
         self.default_pad = default_pad
         self.features = features
         self.neutral = neutral
@@ -486,6 +493,9 @@ class _Gen:
             args = {"scale": f[0] if f[0] == f[1] and self.b() else [f[0], f[1]]}
         if mode == "bilinear" or self.b():
             args["mode"] = mode
+        if mode == "bilinear" and self.rf and self.b(1, 3):
+            args["align_corners"] = self.b(2, 3)
+            self.features.add("upsample-align-corners" if args["align_corners"] else "upsample-align-corners-false")
         return self.item("upsample", args), Sh(sh.c, out[0], out[1])
 
     def pointwise(self, sh: Sh, agnostic: bool = False, name: str | None = None) -> tuple[Any, Sh]:
@@ -708,7 +718,7 @@ class _Gen:
         merge = self.pick(["add", "add", "mul"] if agnostic else ["concat", "concat", "add", "add", "mul"])
         self.features.add(f"branches-{merge}")
         ins = [sh.c] * n
-        if not agnostic and self.b(1, 3) and sh.c >= n:
+        if not agnostic and self.b(2 if self.rf else 1, 3) and sh.c >= n:
             if sh.c % n == 0 and self.b():
                 args["split"] = True
                 ins = [sh.c // n] * n
@@ -785,11 +795,16 @@ class _Gen:
         kinds = ["conv", "conv", "dwconv", "pwconv", "separable", "maxpool", "avgpool", "pointwise",
                  "pointwise", "deconv", "upsample", "upsample", "adaptive_avgpool", "adaptive_maxpool", "pixel_shuffle",
                  "pixel_unshuffle", "block", "block", "block", "block"] + ([] if self.neutral else ["deform"])
+        if self.rf:
+            kinds += ["deconv", "deconv", "upsample", "upsample", "adaptive_avgpool", "adaptive_maxpool",
+                      "pixel_shuffle", "pixel_unshuffle", "mixed-split", "mixed-split", "mixed-split"]
         if sh.h * sh.w > 1:
             kinds += ["global_avgpool", "global_maxpool"] if self.b(1, 4) else []
         if sh.c * sh.h * sh.w <= 256 and self.b(1, 4):
             kinds += ["flatten", "linear"]
         kind = self.pick(kinds)
+        if kind == "mixed-split":
+            return self.mixed_split(sh, depth)
         if kind == "pixel_shuffle":
             rs = [r for r in (2, 3) if sh.c % (r * r) == 0 and sh.h * r <= MAX_HW and sh.w * r <= MAX_HW]
             if rs:
@@ -834,6 +849,54 @@ class _Gen:
                 return self.wrap(items), out
             return self.block(how, sh, s, depth, False)
         return self.pointwise(sh)
+
+    def mixed_split(self, sh: Sh, depth: int) -> tuple[Any, Sh]:
+        """(``rf``) A map whose channels have different windows (a concat of two unequal branches, a
+        pixel_unshuffle, a flatten), sometimes permuted (channel_shuffle, pixel_shuffle), then split into
+        paths concatenated again."""
+        self.features.add("mixed-split")
+        items: list[Any] = []
+        how = self.pick(["concat", "concat", "unshuffle", "flatten"])
+        rs = [r for r in (2, 3) if sh.h % r == 0 and sh.w % r == 0 and sh.c * r * r <= 4 * MAX_C]
+        if (how == "unshuffle" and not rs) or (how == "flatten" and (sh.c * sh.h * sh.w > 128 or sh.h * sh.w == 1)):
+            how = "concat"
+        if how == "concat":
+            paths = []
+            c = 0
+            for _ in range(2):
+                path, out = self.ceil_list(sh, (1, 1), max(depth - 1, 0), None, min_len=0)
+                paths.append(path)
+                c += out.c
+            items.append({"branches": {"paths": paths, "merge": "concat"}})
+            sh = Sh(c, sh.h, sh.w)
+        elif how == "unshuffle":
+            r = self.pick(rs)
+            items.append(self.item("pixel_unshuffle", {"factor": r}))
+            sh = Sh(sh.c * r * r, sh.h // r, sh.w // r)
+        else:
+            items.append(self.item("flatten", {}))
+            sh = Sh(sh.c * sh.h * sh.w, 1, 1)
+        self.features.add(f"mixed-{how}")
+        then = self.pick(["split", "channel_shuffle", "pixel_shuffle"])
+        if then == "channel_shuffle" and sh.c > 1:
+            items.append(self.item("channel_shuffle", {"groups": self.pick(divisors(sh.c)[1:])}))
+        elif then == "pixel_shuffle" and sh.c % 4 == 0 and sh.h * 2 <= MAX_HW and sh.w * 2 <= MAX_HW:
+            items.append(self.item("pixel_shuffle", {"factor": 2}))
+            sh = Sh(sh.c // 4, sh.h * 2, sh.w * 2)
+        if sh.c < 2:
+            return {"sequence": {"body": items}}, sh
+        n = self.i(2, min(3, sh.c))
+        cuts = sorted(self.draw(st.sets(st.integers(1, sh.c - 1), min_size=n - 1, max_size=n - 1)))
+        sizes = [b - a for a, b in zip([0, *cuts], [*cuts, sh.c], strict=True)]
+        paths, c = [], 0
+        for size in sizes:
+            path, out = ([], Sh(size, sh.h, sh.w)) if self.b(1, 3) else \
+                self.ceil_list(Sh(size, sh.h, sh.w), (1, 1), max(depth - 1, 0), None, min_len=1)
+            paths.append(path)
+            c += out.c
+        items.append({"branches": {"split": sizes, "paths": paths, "merge": "concat"}})
+        self.features.add("split")
+        return {"sequence": {"body": items}}, Sh(c, sh.h, sh.w)
 
     def linear_head(self, sh: Sh) -> tuple[Any, Sh]:
         items: list[Any] = []
@@ -1109,11 +1172,12 @@ class _Gen:
 
 
 @st.composite
-def specs(draw: Callable[[Any], Any], neutral: bool = False) -> GeneratedSpec:
+def specs(draw: Callable[[Any], Any], neutral: bool = False, rf: bool = False) -> GeneratedSpec:
     """A random valid spec (one model, or two alternatives) and the output shapes of each model.
 
     ``neutral``: the subset ``tests/neutral/builder.py`` reads (see the module docstring), with DAG groups
-    and declared outputs more often."""
+    and declared outputs more often. ``rf`` (with ``neutral``): layers whose units' windows vary, more often
+    (see the module docstring)."""
     features: set[str] = set()
     doc: dict[str, Any] = {"convcalc": 2, "name": "random"}
     defaults: dict[str, Any] = {}
@@ -1127,7 +1191,7 @@ def specs(draw: Callable[[Any], Any], neutral: bool = False) -> GeneratedSpec:
         doc["defaults"] = defaults
     if not neutral:
         doc["blocks"] = TEMPLATES
-    gen = _Gen(draw, "same" if default_pad == "same" else None, features, neutral)
+    gen = _Gen(draw, "same" if default_pad == "same" else None, features, neutral, rf)
 
     def model() -> tuple[dict[str, Any], list[Any], list[str] | None, list[Shape3]]:
         c, h, w = draw(st.integers(1, 8)), draw(st.integers(1, 16)), draw(st.integers(1, 16))

@@ -4,6 +4,7 @@ arithmetic."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -216,7 +217,9 @@ layers: [widen]
         in r.warnings[0]
 
 
-def test_upsample_like_another_layer_and_a_nominal_merge_is_a_note() -> None:
+def test_upsample_like_another_layer_and_a_merge_of_drifting_windows_is_a_note() -> None:
+    """4 → 9 nearest reads ⌊u·4/9⌋ (exact, repeating every 9 units); adding it to the 9×9 map merges jumps
+    1 and 8/9: the windows drift, a note (not an error), and the add's units read 2 or 3 pixels."""
     r = one("""
 input: {channels: 2, size: 9}
 layers:
@@ -227,8 +230,12 @@ layers:
 """)
     rows = {x.name: x for x in r.layers}
     assert rows["up"].output_shape == (2, 9, 9) and rows["add1"].cost.adds == 2 * 81
-    assert any("not by an integer factor" in n for n in rows["up"].notes)
-    assert any("merges different nominal effective strides" in n for n in rows["add1"].notes)
+    assert (rows["up"].rf.size, rows["up"].rf.period, rows["up"].rf.stride) == ((2, 2), (9, 9), (Fraction(8, 9),) * 2)
+    assert rows["up"].notes[0] == ("the units' windows are not evenly spaced from here on (height: 2 px each, "
+                                   "repeating every 9 units)")
+    assert rows["add1"].notes[0] == ("merges different effective strides on the height axis: 'fine' jump 1, 'up' "
+                                     "jump 8/9; the windows drift across the map (the stride shown is 'fine''s)")
+    assert (rows["add1"].rf.size, rows["add1"].rf.smallest, rows["add1"].rf.period) == ((3, 3), (2, 2), (None, None))
     msg = errors("input: {channels: 2, size: 8}\nlayers:\n  - upsample: {scale: 2, size: 4}\n")
     assert "upsample needs exactly one of 'scale', 'size' or 'like'" in msg
 

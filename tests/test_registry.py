@@ -9,7 +9,7 @@ from convcalc.kinds import KINDS
 from convcalc.kinds.core import Kind
 from convcalc.outputs.schema import spec_schema
 
-RULES = ("shape", "cost", "rf", "torch")
+RULES = ("shape", "cost", "rf", "channels", "torch")
 
 
 def test_every_kind_has_every_rule() -> None:
@@ -36,6 +36,29 @@ def test_every_cost_rule_has_a_formula_docstring() -> None:
         assert kind.cost.__doc__ and kind.cost.__doc__.strip(), name
         assert kind.shape.__doc__ and kind.shape.__doc__.strip(), name
         assert kind.rf.__doc__ and kind.rf.__doc__.strip(), name
+        assert kind.channels.__doc__ and kind.channels.__doc__.strip(), name
+
+
+def test_every_kind_reads_what_its_shape_says() -> None:
+    """The receptive-field rule agrees with the shape rule: on a 12×10 input (or 1×1 for linear), every output
+    unit of one period reads input units, and a map's reads shift by ``shift`` input units per ``period``
+    output units, i.e. the jump is input size / output size for resizes and pools that cover the map."""
+    from fractions import Fraction
+
+    from convcalc.kinds.core import Layer, Shape
+    from convcalc.kinds.reads import Reads
+
+    samples = {"adaptive_avgpool": {"size": (4, 3)}, "upsample": {"size": (18, 15), "mode": "bilinear"}}
+    for name, args in samples.items():
+        kind = KINDS[name]
+        layer = Layer(name, name, kind.args(**args))
+        inp = Shape(2, 12, 10)
+        out = kind.shape(layer, inp)
+        for ax, (i, o) in enumerate(((inp.h, out.h), (inp.w, out.w))):
+            reads = kind.rf(layer, inp)[ax]
+            assert isinstance(reads, Reads)
+            assert Fraction(reads.shift, reads.period) == Fraction(i, o), (name, ax)
+            assert all(phase for phase in reads.phases), (name, ax)
 
 
 def test_schema_lists_every_kind() -> None:

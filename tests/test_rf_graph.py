@@ -160,8 +160,9 @@ def test_se_gate_local_and_full_rf() -> None:
     r = one("input: {channels: 16, size: 20}\nlayers:\n  - conv: {out: 16, kernel: 3, padding: 1}\n"
             "  - se: {reduction: 4}\n  - conv: {out: 16, kernel: 3, padding: 1}\n")
     assert r.rf.size == (5, 5)
-    # the gate pools the whole 20×20 map of the first conv (RF 3 each, jump 1): 3 + 19 = 22, then + 2
-    assert r.rf_full.size == (24, 24)
+    # the gate pools the whole 20×20 map of the first conv (RF 3 each, jump 1): pixels −1 … 20, one window for
+    # every unit; the second conv's unit 0 adds its local window −2 … 2: −2 … 20, 23 (unit 19: −1 … 21)
+    assert r.rf_full.size == (23, 23) and r.rf_full.smallest == (22, 22)
 
 
 def test_global_pool_and_linear_see_everything() -> None:
@@ -171,29 +172,37 @@ def test_global_pool_and_linear_see_everything() -> None:
 
 
 def test_transposed_conv_divides_the_jump() -> None:
-    """deconv(k4, s2, p1): unit u reads inputs in [(u + 1 − 3)/2, (u + 1)/2] of a conv(k3, s2, p1) with jump 2:
-    for u = 0 that is [−1, 1/2] → pixels [−1·2 − 1, 1/2·2 + 1] = [−3, 2]: size 6, an outer bound for every unit
-    (unit 0 alone reads [−3, 1], unit 1 reads [−1, 3])."""
+    """deconv(k4, s2, p1) after conv(k3, s2, p1): unit u reads the conv units v with 2v = u + 1 − t, t < 4, so
+    unit 0 reads v = −1, 0 (pixels −3 … 1) and unit 1 reads v = 0, 1 (pixels −1 … 3): 5 each, repeating every
+    2 units (2 pixels on), not the 6 of the fractional bound [(u + 1 − 3)/2, (u + 1)/2]."""
     r = one("input: {channels: 1, size: 8}\nlayers:\n  - conv: {out: 1, kernel: 3, stride: 2, padding: 1}\n"
             "  - deconv: {out: 1, kernel: 4, stride: 2, padding: 1}\n")
     assert r.output_shape == (1, 8, 8)
-    assert (r.rf.size, r.rf.stride, r.rf.padding) == ((6, 6), (1, 1), (3, 3))
+    assert (r.rf.size, r.rf.smallest, r.rf.period, r.rf.stride, r.rf.padding) == \
+        ((5, 5), (5, 5), (2, 2), (1, 1), (3, 3))
 
 
-def test_transposed_conv_whose_unit_0_reads_nothing_has_a_positive_field() -> None:
-    """deconv(k1, s3, p1): unit 0 reads no input (i·3 = 1 has no solution); the outer bound stays positive."""
-    from fractions import Fraction
-
+def test_transposed_conv_whose_units_read_nothing() -> None:
+    """deconv(k1, s3, p1) on 2 units gives 2 units, u = 3v − 1: unit 2 would read v = 1, units 0 and 1 read no
+    input at all: receptive field 0, and a note. deconv(k4, s2, p1) on 2 pixels: every unit reads 2 (not 5/2)."""
     r = one("input: {channels: 1, size: 6}\nlayers:\n  - conv: {out: 1, kernel: 1, stride: 3}\n"
             "  - deconv: {out: 1, kernel: 1, stride: 3, padding: 1}\n")
-    assert r.rf.size == (1, 1) and r.rf.stride == (1, 1) and r.rf.padding == (-1, -1)
+    assert r.rf.size == (0, 0) and r.rf.stride == (1, 1)
+    assert r.layers[-1].notes == ("no unit of this layer reads any input pixel (a transposed conv whose taps miss "
+                                  "every input): receptive field 0",)
     r2 = one("input: {channels: 1, size: 2}\nlayers:\n  - deconv: {out: 1, kernel: 4, stride: 2, padding: 1}\n")
-    assert r2.rf.size == (Fraction(5, 2), Fraction(5, 2))
+    assert (r2.rf.size, r2.rf.smallest, r2.rf.period) == ((2, 2), (2, 2), (2, 2))
 
 
-def test_adaptive_pool_that_does_not_divide_is_flagged() -> None:
+def test_adaptive_pool_that_does_not_divide_is_exact() -> None:
+    """10 → 4: PyTorch's windows [0, 3), [2, 5), [5, 8), [7, 10): 3 pixels each, 2 units per 5 pixels; 10 → 3:
+    [0, 4), [3, 7), [6, 10): 4 each; 10 → 6: [0, 2), [1, 4), [3, 5), [5, 7), [6, 9), [8, 10): 2 or 3."""
     r = one("input: {channels: 1, size: 10}\nlayers:\n  - adaptive_avgpool: {size: 4}\n")
-    assert "the windows vary in size; receptive field is nominal" in r.notes[0]
+    assert (r.rf.size, r.rf.smallest, r.rf.period, r.rf.stride) == ((3, 3), (3, 3), (2, 2), (Fraction(5, 2),) * 2)
+    assert r.notes[0] == ("adaptive_avgpool1: the units' windows are not evenly spaced from here on (height: 3 px "
+                          "each, repeating every 2 units)")
+    r6 = one("input: {channels: 1, size: 10}\nlayers:\n  - adaptive_avgpool: {size: [6, 3]}\n")
+    assert (r6.rf.size, r6.rf.smallest, r6.rf.period) == ((3, 4), (2, 4), (3, 3))
     assert one("input: {channels: 1, size: 12}\nlayers:\n  - adaptive_avgpool: {size: 4}\n").notes == ()
 
 

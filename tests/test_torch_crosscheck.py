@@ -7,15 +7,12 @@ and the receptive field equals the one measured by back-propagating from one out
 monotone linear surrogate of the network (``rf_probe``: positive weights, zero biases, activations as
 identities, max pools as sums over the same windows).
 
-Receptive fields (``rf_full``; with the SE gates detached, also the local ``rf``) are compared on the
-unit whose window is most inside the input (unit u's window is unit 0's shifted by u·jump; unit 0 after
-a global path such as an SE gate): a window inside the input on both axes must equal the measured extent
-(min/max of the non-zero gradient; gridded dilation leaves holes inside, never at the ends), and in any
-case the measured extent must lie in the window clipped to the input. Where the jump is fractional
-(after a transposed conv or an upsampling) or windows vary by unit (adaptive pooling whose output does
-not divide its input) or a split takes part of a map whose channels have different windows, unit 0 is
-measured and only containment in the window, widened by a stated slack and rounded outwards, is required
-(see ``inexact_nodes``).
+Receptive fields (``windows_full``; with the SE gates detached, also the local ``windows``) are compared on
+the unit whose exact window (``convcalc.metrics.support.unit``) is most inside the input: a window inside
+the input on both axes must equal the measured extent (min/max of the non-zero gradient; gridded dilation
+leaves holes inside, never at the ends), and in any case the measured extent must lie in the window clipped
+to the input, with no slack, also after transposed convs, upsampling, adaptive pools and splits. (Every
+unit of small maps is measured in ``test_rf_exact.py``, against a neutral PyTorch build.)
 
 Spec format 2: the random specs also draw every new kind and DAG groups (``from:`` references across named
 blocks, ``add``/``concat``/``mul`` merges of references, gates broadcast over a merge, several ``outputs:``;
@@ -36,7 +33,6 @@ missing torch there is a failure, never a silent skip.
 from __future__ import annotations
 
 import itertools
-import math
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -54,6 +50,8 @@ from convcalc.kinds.conv import ConvArgs
 from convcalc.kinds.reshape import UpsampleArgs as SizeArgs
 from convcalc.lang.spec import parse_spec
 from convcalc.lang.yaml_source import Document, load_file, load_text
+from convcalc.metrics.channels import support
+from convcalc.metrics.support import unit
 from tests.conftest import import_torch
 from tests.strategies import GeneratedSpec, specs
 
@@ -240,85 +238,11 @@ def probe(g: Graph, dtype: Any = torch.float64, local: bool = False) -> Convcalc
     return net
 
 
-def inexact_nodes(g: Graph) -> dict[int, Fraction]:
-    """Nodes whose windows are not unit 0's shifted by u·jump (fractional jumps; uneven adaptive windows), with
-    the slack allowed on their window ends, in input pixels.
-
-    A transposed conv's window is an outer bound for every unit (fractional bounds (u + p − k + 1)/s …
-    (u + p)/s): no slack. Upsampling keeps unit 0 exact, but later units read ⌊v/s⌋ (nearest: up to one
-    input-side jump j before the linear window) or ⌊(v + ½)/s − ½⌋ and the next (bilinear: up to 2·j).
-    Adaptive pooling whose output o does not divide its input is modelled with stride ⌊i/o⌋ and the
-    largest window (convcalc notes it as nominal): window r may miss up to r·frac(i/o) < o input units."""
-    subset = channel_subsets(g)
-    out: dict[int, Fraction] = {}
-    for node in g.nodes:
-        slack = max((out[i] for i in node.inputs if i in out), default=None)
-        units = 0
-        if node.kind == "deconv":
-            slack = slack or Fraction(0)
-        if node.kind in ("upsample", "pixel_shuffle"):  # pixel_shuffle r: as nearest upsampling by r
-            bilinear = node.layer is not None and getattr(node.layer.args, "mode", "") == "bilinear"
-            units = 2 if bilinear else 1
-        if node.kind in ("adaptive_avgpool", "adaptive_maxpool"):
-            src = g.nodes[node.inputs[0]].shape
-            if src.h % node.shape.h or src.w % node.shape.w:
-                units = max(node.shape.h, node.shape.w)  # window r may miss r·frac(i/o) < o input units
-        if units:
-            j = max(r.jump for r in g.nodes[node.inputs[0]].rf_full)
-            slack = (slack or Fraction(0)) + units * j
-        if slack is None and (any(r.jump.denominator != 1 for r in node.rf_full) or node.index in subset):
-            slack = Fraction(0)
-        if slack is not None:
-            out[node.index] = slack
-    return out
-
-
-#: Kinds whose every output channel reads every input channel (so all channels share one window).
-MIXING = frozenset({"conv", "pwconv", "separable", "deconv", "deform", "linear"})
-
-
-def channel_subsets(g: Graph) -> set[int]:
-    """Nodes at or after a split of a map whose channels have different windows (a concat of unequal
-    windows; a flatten or a pixel_unshuffle: each of their channels reads one pixel of the window): convcalc
-    gives a node the union over its channels and a split keeps it, an upper bound for the part. A
-    pixel_shuffle is such a split too (output unit v reads the input channels of offset v mod r). Compared by
-    containment only."""
-    mixed: set[int] = set()  # channels with different windows
-    out: set[int] = set()
-    for node in g.nodes:
-        a = node.layer.args if node.layer is not None else None
-        groups = getattr(a, "groups", 1) if node.kind != "separable" else 1
-        if node.kind in ("flatten", "pixel_unshuffle"):
-            mixed.add(node.index)
-        elif node.kind == "concat":
-            windows = {tuple((r.start, r.size) for r in (*g.nodes[i].rf, *g.nodes[i].rf_full)) for i in node.inputs}
-            if len(windows) > 1 or any(i in mixed for i in node.inputs):
-                mixed.add(node.index)
-        elif any(i in mixed for i in node.inputs) and not (node.kind in MIXING and groups == 1):
-            mixed.add(node.index)
-        if (node.kind in ("split", "pixel_shuffle") and node.inputs[0] in mixed) or any(i in out for i in node.inputs):
-            out.add(node.index)
-    return out
-
-
 def gate_inputs(g: Graph, node: Node) -> set[int]:
     """The inputs of an add or mul broadcast over it from C×1×1 (gates: in the full field only)."""
     if node.kind not in ("add", "mul"):
         return set()
     return {i for i in node.inputs if g.nodes[i].shape.h * g.nodes[i].shape.w == 1 < node.shape.h * node.shape.w}
-
-
-def global_nodes(g: Graph, local: bool = False) -> set[int]:
-    """Nodes at or after a global path (SE gate and groupnorm unless ``local``, global pooling, flatten): every
-    unit sees the whole map through it, so unit u's window is not unit 0's shifted; they are compared on
-    unit 0. ``local``: a gate broadcast over a merge is detached, so it does not make the merge global."""
-    kinds = {"global_avgpool", "global_maxpool", "flatten"} | (set() if local else {"se", "groupnorm"})
-    out: set[int] = set()
-    for node in g.nodes:
-        ins = set(node.inputs) - (gate_inputs(g, node) if local else set())
-        if node.kind in kinds or ins & out:
-            out.add(node.index)
-    return out
 
 
 def has_gates(g: Graph, nodes: list[Node]) -> bool:
@@ -328,25 +252,28 @@ def has_gates(g: Graph, nodes: list[Node]) -> bool:
 
 def check_rf(net: ConvcalcNet, g: Graph, nodes: list[Node], local: bool = False) -> int:
     """Measure each node's receptive field by back-propagation; returns how many axes were compared exactly.
-    ``local``: the net's SE gates are detached, compare with convcalc's local ``rf`` (else ``rf_full``).
+    ``local``: the net's SE gates are detached, compare with convcalc's local ``windows`` (else the full ones).
 
-    One pass for all nodes: sample k of a batch is back-propagated from node k only (the probe has no
-    cross-sample op), so one backward gives every node's input gradient."""
-    for node in g.nodes:  # a window never shrinks (a transposed conv's unit 0 may read no input at all)
-        assert all(r.size >= 1 for r in (*node.rf, *node.rf_full)), f"{g.name}: {node.name} RF {node.rf}"
-    inexact = inexact_nodes(g)
+    The unit measured is the one whose exact window is most inside the input. One pass for all nodes: sample k
+    of a batch is back-propagated from node k only (the probe has no cross-sample op), so one backward gives
+    every node's input gradient."""
     if not nodes:
         return 0
     lengths = (g.input.h, g.input.w)
-    fixed = global_nodes(g, local)
     units: list[tuple[int, int]] = []
     for node in nodes:
-        u = [0, 0]
-        if node.index not in inexact and node.index not in fixed:
-            for ax, o in enumerate((node.shape.h, node.shape.w)):
-                r = (node.rf if local else node.rf_full)[ax]
-                u[ax] = min(max(round(((lengths[ax] - 1) / 2 - float(r.centre)) / float(r.jump)), 0), o - 1)
-        units.append((u[0], u[1]))
+        sup = support(node.windows if local else node.windows_full)
+        best: tuple[int, int] | None = None
+        score = None
+        for uh in range(node.shape.h):
+            for uw in range(node.shape.w):
+                win = unit(sup, uh, uw)
+                if win is None:
+                    continue
+                inside = min(min(e.lo, n - 1 - e.hi) for e, n in zip(win, lengths, strict=True))
+                if score is None or inside > score:
+                    best, score = (uh, uw), inside
+        units.append(best or (0, 0))
     dtype = next(iter(net.parameters()), torch.ones(())).dtype
     x = torch.ones(len(nodes), *g.input, dtype=dtype, requires_grad=True)
     values = net.forward_all(x)
@@ -354,29 +281,22 @@ def check_rf(net: ConvcalcNet, g: Graph, nodes: list[Node], local: bool = False)
     assert isinstance(total, torch.Tensor)
     (grad,) = torch.autograd.grad(total, x, allow_unused=True)
     reached = (grad != 0).any(1) if grad is not None else torch.zeros(len(nodes), *lengths, dtype=torch.bool)
-    exact_axes = 0
-    for k, (node, u) in enumerate(zip(nodes, units, strict=True)):
-        exact_axes += _compare(g, node, u, reached[k], node.index not in inexact, inexact.get(node.index, Fraction(0)),
-                               local, node.index in fixed)
-    return exact_axes
+    return sum(_compare(g, node, u, reached[k], local) for k, (node, u) in enumerate(zip(nodes, units, strict=True)))
 
 
-def _compare(g: Graph, node: Node, units: tuple[int, int], mask: Any, exact: bool, slack: Fraction,
-             local: bool, after_global: bool) -> int:
+def _compare(g: Graph, node: Node, units: tuple[int, int], mask: Any, local: bool) -> int:
+    """The measured extent lies in convcalc's exact window of the unit (clipped to the input), and equals it
+    where the window lies inside the input on both axes (no slack anywhere)."""
     lengths = (g.input.h, g.input.w)
-    rf = node.rf if local else node.rf_full
+    win = unit(support(node.windows if local else node.windows_full), *units)
     where = f"{g.name}: {node.name} ({node.kind}) unit {units}"
-    windows = []
-    for ax in (0, 1):
-        lo = rf[ax].start + units[ax] * rf[ax].jump
-        windows.append((lo, lo + rf[ax].size - 1))
-        if after_global and not exact and not local:
-            # a global path sees from pixel 0, but convcalc moves its window like a local one: a transposed
-            # conv with padding ≥ kernel shifts it right (finding 8), so only the upper end is compared
-            windows[-1] = (min(lo, 0), windows[-1][1])
+    if win is None:
+        assert not mask.any(), f"{where}: convcalc says it reads no input pixel, the gradient reaches some"
+        return 0
+    windows = [(e.lo, e.hi) for e in win]
     if not mask.any():
         # nothing reached: only if some axis's window leaves the input (padding only, or holes)
-        assert not exact or any(lo < 0 or hi > n - 1 for (lo, hi), n in zip(windows, lengths, strict=True)), \
+        assert any(lo < 0 or hi > n - 1 for (lo, hi), n in zip(windows, lengths, strict=True)), \
             f"{where}: no input pixel reaches it, convcalc says {windows}"
         return 0
     # a path whose window leaves the input on one axis may read only padding there (dilation holes) and
@@ -387,15 +307,10 @@ def _compare(g: Graph, node: Node, units: tuple[int, int], mask: Any, exact: boo
         hit = mask.any(1 - ax).nonzero()
         m, big_m = int(hit.min()), int(hit.max())
         msg = f"{where} axis {'hw'[ax]}: measured [{m}, {big_m}], convcalc window [{lo}, {hi}] of {n}"
-        if exact:
-            assert lo.denominator == 1 and hi.denominator == 1, msg
-            assert max(int(lo), 0) <= m and big_m <= min(int(hi), n - 1), msg
-            if inside:
-                assert (m, big_m) == (lo, hi), msg
-                exact_axes += 1
-        else:
-            assert max(math.floor(lo - slack), 0) <= m and big_m <= min(math.ceil(hi + slack), n - 1), \
-                f"{msg} (slack {slack})"
+        assert max(lo, 0) <= m and big_m <= min(hi, n - 1), msg
+        if inside:
+            assert (m, big_m) == (lo, hi), msg
+            exact_axes += 1
     return exact_axes
 
 

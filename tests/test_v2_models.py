@@ -124,10 +124,15 @@ def test_fpn_output_strides_and_receptive_fields() -> None:
     rf = {r.name: r.rf for r in report.layers}
     # LastLevelMaxPool is max_pool2d(kernel 1, stride 2): p5's field, every other unit
     assert (rf["pool"].size, rf["pool"].stride) == (rf["p5"].size, (64, 64))
-    # each pN is a 3x3 conv (padding 1) on innerN: its field grows by 2 jumps of innerN
-    for n, jump in ((2, 4), (3, 8), (4, 16)):
-        assert rf[f"p{n}"].size == tuple(s + 2 * jump for s in rf[f"inner{n}"].size)
-    assert report.layers[-1].notes == () and all(not r.notes for r in report.layers if r.name.startswith("inner"))
+    # every innerN holds C5's 427 (ResNet-50's field) through the nearest ×2 upsamplings, whose units repeat every
+    # 2, 4, 8 units of the finer maps; pN, a 3×3 conv on innerN, unites 3 neighbours: 427 where two of them are
+    # one upsampled unit, up to 427 + 2·32 = 459
+    for n, period in ((2, 8), (3, 4), (4, 2)):
+        inner, p = rf[f"inner{n}"], rf[f"p{n}"]
+        assert (inner.size, inner.smallest, inner.period) == ((427, 427), (427, 427), (period, period))
+        assert (p.size, p.period) == ((459, 459), (period, period))
+    assert rf["p2"].smallest == rf["p3"].smallest == (427, 427) and rf["p4"].smallest == (459, 459)
+    assert report.layers[-1].notes == ()
 
 
 # ---------------------------------------------------------------- U-Net (milesial/Pytorch-UNet)
@@ -173,7 +178,9 @@ def test_show_and_rf_run_on_both_specs() -> None:
         for command in ("show", "rf"):
             result = invoke([command, spec])
             assert result.exit_code == 0, result.output
-    assert "output pool: 256×4×4" in invoke(["rf", FPN]).output
+    assert "output pool: 256×4×4" in invoke(["show", FPN]).output
+    outputs = invoke(["rf", FPN, "--format", "markdown"]).output.split("### resnet50_fpn: outputs")[1]
+    assert "| pool | 256×4×4 | 491×491 |" in outputs  # rf: a table of the outputs
 
 
 # ---------------------------------------------------------------- the U-Net in PyTorch

@@ -8,16 +8,19 @@ Metrics (per model, batch applied, inference pass):
 - ``activations``: elements of every layer output summed (what a training step keeps for the backward
   pass); ``activation_bytes`` = activations × 4 (float32).
 - ``peak_activation``: elements of the largest single layer output; ``peak_activation_bytes`` × 4.
-- ``rf``: receptive-field size per axis (h, w) at the model output, or at ``rf_at`` (a layer or named
-  block); ``output_stride``: the effective stride (jump) there.
+- ``rf``: receptive-field size per axis (h, w) at the model output (every output), or at ``rf_at`` (a layer
+  or named block); ``output_stride``: the effective stride (jump) there. ``min_rf`` holds when every unit's
+  window is at least that large (the smallest unit window), ``max_rf`` when none is larger (the RF).
+- ``outputs: {NAME: {min_rf: …, max_rf: …, min_output_stride: …, max_output_stride: …}}``: the same four
+  limits for one named output of the model (see :data:`OUTPUT_KEYS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location
 from convcalc.lang.expr_values import describe
@@ -62,19 +65,43 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
 )}
 #: ``rf_at``: the layer or named block where ``rf`` and ``output_stride`` are measured (default: the output).
 RF_AT = "rf_at"
+#: ``outputs``: limits per named output, ``{p3: {min_rf: 100}, p5: {max_rf: 900}}``.
+OUTPUTS = "outputs"
+#: The limits an output takes.
+OUTPUT_KEYS: tuple[str, ...] = ("min_rf", "max_rf", "min_output_stride", "max_output_stride")
 BUDGET_KEYS: tuple[str, ...] = (*METRICS, RF_AT)
 #: Keys of one entry of a budgets file: a budget plus per-alternative budgets.
-RULE_KEYS: tuple[str, ...] = (*BUDGET_KEYS, "alternatives")
+RULE_KEYS: tuple[str, ...] = (*BUDGET_KEYS, OUTPUTS, "alternatives")
+
+
+class OutputRef(NamedTuple):
+    """The output a limit is for: its name, the key path of its name and where it is written (None: CLI)."""
+
+    name: str
+    path: KeyPath = ()
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One budget entry: its key, parsed value, where it came from and where it is written (None: CLI)."""
+    """One budget entry: its key, parsed value, where it came from and where it is written (None: CLI);
+    ``output``: the named output it limits (None: the model)."""
 
     key: str
     value: int | tuple[int, int] | str
     source: Source
     location: Location | None = None
+    output: OutputRef | None = None
+
+    @property
+    def budget_key(self) -> str:
+        """Its key in a :data:`Budget`: the key, or ``outputs.NAME.KEY`` for an output's limit."""
+        return self.key if self.output is None else output_key(self.output.name, self.key)
+
+
+def output_key(name: str, key: str) -> str:
+    """The key of an output's limit in a :data:`Budget` (later budgets override it key by key, as any other)."""
+    return f"{OUTPUTS}.{name}.{key}"
 
 
 Budget = dict[str, Setting]
@@ -141,8 +168,12 @@ def parse_budget(raw: Any, path: KeyPath, doc: Document, source: Source, errors:
         return out
     for key, value in raw.items():
         kpath = path + (key,)
-        if key not in allowed:
-            errors.add(Diagnostic(doc.loc(kpath), kpath, f"unknown budget key {key!r}", did_you_mean(key, allowed)))
+        if key not in allowed and key != OUTPUTS:
+            errors.add(Diagnostic(doc.loc(kpath), kpath, f"unknown budget key {key!r}",
+                                  did_you_mean(key, (*allowed, OUTPUTS))))
+            continue
+        if key == OUTPUTS:
+            _parse_outputs(value, kpath, doc, source, errors, out)
             continue
         if key not in BUDGET_KEYS:
             continue  # handled by the caller (``alternatives`` of a budgets file)
@@ -153,16 +184,58 @@ def parse_budget(raw: Any, path: KeyPath, doc: Document, source: Source, errors:
     return out
 
 
-def parse_cli(values: Mapping[str, str | None]) -> Budget:
-    """Limits given on the command line (``{"max_params": "5M", ...}``; None = not given)."""
-    out: Budget = {}
-    for key, value in values.items():
-        if value is None:
+def _parse_outputs(raw: Any, path: KeyPath, doc: Document, source: Source, errors: Collector, out: Budget) -> None:
+    """``outputs: {NAME: {min_rf: …}}`` into ``out`` (the names are checked against the model's outputs when
+    it is checked: :func:`convcalc.ci.limits.unknown_outputs`)."""
+    if not isinstance(raw, dict):
+        errors.add(Diagnostic(doc.loc(path), path, "expected a mapping from output names to their limits, such as "
+                                                   f"{{p3: {{min_rf: 100}}}}, found {describe(raw)}"))
+        return
+    for name, limits in raw.items():
+        npath = path + (name,)
+        if not isinstance(limits, dict):
+            errors.add(Diagnostic(doc.loc(npath), npath, f"expected the limits of output {str(name)!r} (a mapping "
+                                                         f"such as {{min_rf: 100}}), found {describe(limits)}"))
             continue
-        try:
-            out[key] = Setting(key, parse_value(key, value), "cli")
-        except UnitError as exc:
-            raise OptionError(key, exc.message, exc.hint) from None
+        ref = OutputRef(str(name), npath, doc.loc(npath))
+        for key, value in limits.items():
+            kpath = npath + (key,)
+            if key not in OUTPUT_KEYS:
+                hint = did_you_mean(str(key), OUTPUT_KEYS)
+                if key in METRICS or key == RF_AT:
+                    hint = f"{key} limits the whole model: put it beside `outputs:`; an output takes " + \
+                        ", ".join(OUTPUT_KEYS)
+                errors.add(Diagnostic(doc.loc(kpath), kpath, f"unknown limit {key!r} for an output", hint))
+                continue
+            try:
+                s = Setting(key, parse_value(key, value), source, doc.loc(kpath), ref)
+            except UnitError as exc:
+                errors.add(Diagnostic(doc.loc(kpath), kpath, exc.message, exc.hint))
+                continue
+            out[s.budget_key] = s
+
+
+def parse_cli(values: Mapping[str, str | Sequence[str] | None]) -> Budget:
+    """Limits given on the command line (``{"max_params": "5M", "min_rf": ["200", "p3=100x80"], ...}``; None =
+    not given). The limits of :data:`OUTPUT_KEYS` take a list: ``N`` or ``HxW`` for the model, ``NAME=N`` or
+    ``NAME=HxW`` for one output (repeatable; the last value of each wins)."""
+    out: Budget = {}
+    for key, given in values.items():
+        for value in [given] if isinstance(given, str) or given is None else given:
+            if value is None:
+                continue
+            ref = None
+            if key in OUTPUT_KEYS and "=" in value:
+                name, _, value = value.partition("=")
+                if not name.strip():
+                    raise OptionError(key, f"expected NAME=N or NAME=HxW, found {'=' + value!r}",
+                                      "e.g. p3=100 (an output's name, then its limit)")
+                ref = OutputRef(name.strip())
+            try:
+                s = Setting(key, parse_value(key, value), "cli", None, ref)
+            except UnitError as exc:
+                raise OptionError(key, exc.message, exc.hint) from None
+            out[s.budget_key] = s
     return out
 
 
@@ -179,6 +252,9 @@ def budget_schema() -> dict[str, Any]:
     props: dict[str, Any] = {k: {"count": count, "bytes": size, "pair": pair}[m.kind] | {"description": m.help}
                              for k, m in METRICS.items()}
     props[RF_AT] = {"type": "string", "description": "layer or named block where rf and output_stride are measured"}
+    per_output = {"type": "object", "additionalProperties": False, "properties": {k: props[k] for k in OUTPUT_KEYS}}
+    props[OUTPUTS] = {"type": "object", "additionalProperties": per_output,
+                      "description": "limits of single named outputs: {p3: {min_rf: 100}}"}
     return {"type": "object", "additionalProperties": False, "properties": props}
 
 

@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-from convcalc.ci.budget import BYTES_PER_ELEMENT, METRICS, RF_AT, Budget, Metric, Setting, Source, parse_budget
+from convcalc.ci.budget import RF_AT, Budget, Setting, parse_budget
 from convcalc.ci.budgets_file import (
     BUDGETS_NAMES,
     BudgetsFile,
@@ -30,63 +30,14 @@ from convcalc.ci.budgets_file import (
     shown_path,
 )
 from convcalc.ci.collect import Model, analyze_models, expand, load, not_a_spec, source_key
+from convcalc.ci.limits import Outcome, evaluate, fields_at, origin, unknown_outputs
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError
 from convcalc.graph.names import name_hint
 from convcalc.lang.spec import Settings, Spec
 from convcalc.lang.yaml_source import Document, EmptyDocument
-from convcalc.metrics.analysis import Field, Report
+from convcalc.metrics.analysis import Report
 
 Num = int | Fraction
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One limit checked on one model (one axis for per-axis limits): the strictest of every source's, and
-    the looser ones of other sources that were set aside (``set_aside``)."""
-
-    key: str
-    axis: str | None
-    limit: Num
-    actual: Num
-    source: Source
-    location: Location
-    setting: Setting | None = None
-    set_aside: tuple[Setting, ...] = ()
-
-    @property
-    def metric(self) -> Metric:
-        return METRICS[self.key]
-
-    @property
-    def label(self) -> str:
-        """``max_params``, or ``min_rf[h]`` for one axis."""
-        return self.key + (f"[{self.axis}]" if self.axis else "")
-
-    @property
-    def passed(self) -> bool:
-        return self.actual <= self.limit if self.metric.bound == "max" else self.actual >= self.limit
-
-    @property
-    def overshoot(self) -> Fraction | None:
-        """How far past the limit, in percent of the limit (positive when exceeded); None when the limit is 0."""
-        if self.limit == 0:
-            return None
-        diff = self.actual - self.limit if self.metric.bound == "max" else self.limit - self.actual
-        return Fraction(diff) * 100 / self.limit
-
-    def value_of(self, s: Setting) -> int:
-        """A setting's value on this outcome's axis."""
-        return axis_value(s, self.axis)
-
-
-def axis_value(s: Setting, axis: str | None) -> int:
-    """A limit's value, on one axis (``h``/``w``) for per-axis limits."""
-    v = s.value
-    if isinstance(v, tuple):
-        assert axis is not None
-        return v["hw".index(axis)]
-    assert isinstance(v, int)
-    return v
 
 
 @dataclass(frozen=True)
@@ -174,73 +125,6 @@ class CheckRun:
         }
 
 
-def metric_value(r: Report, metric: str, rf: Field) -> Num | tuple[Num, Num]:
-    """The actual value of a metric on a report (``rf`` and ``output_stride`` measured on ``rf``)."""
-    values: dict[str, Num | tuple[Num, Num]] = {
-        "params": r.params, "macs": r.macs, "flops": r.flops,
-        "activations": r.activations, "activation_bytes": r.activations * BYTES_PER_ELEMENT,
-        "peak_activation": r.peak_activation, "peak_activation_bytes": r.peak_activation * BYTES_PER_ELEMENT,
-        "rf": rf.size, "output_stride": rf.stride,
-    }
-    return values[metric]
-
-
-def field_at(r: Report, name: str | None) -> Field | None:
-    """The receptive field at the model output, or at a layer or named block. With several outputs: per axis
-    the smallest receptive field and the largest effective stride of any output (a limit holds at every
-    output exactly when it holds for these)."""
-    if name is None:
-        if len(r.outputs) <= 1:
-            return r.rf
-        fields = [o.rf for o in r.outputs]
-        return Field(tuple(min(f.size[ax] for f in fields) for ax in (0, 1)),  # type: ignore[arg-type]
-                     tuple(max(f.stride[ax] for f in fields) for ax in (0, 1)),  # type: ignore[arg-type]
-                     r.rf.padding, r.rf.centre)
-    for row in r.layers:
-        if row.name == name:
-            return row.rf
-    for b in r.blocks:
-        if b.name == name:
-            return b.rf
-    return None
-
-
-def strictest(key: str, axis: str | None, settings: Sequence[Setting]) -> tuple[Setting, tuple[Setting, ...]]:
-    """The setting whose limit applies (the smallest maximum or the largest minimum; the first of equals,
-    in source order) and the looser ones set aside."""
-    sign = 1 if METRICS[key].bound == "max" else -1
-    best = min(settings, key=lambda s: sign * axis_value(s, axis))
-    limit = axis_value(best, axis)
-    return best, tuple(s for s in settings if axis_value(s, axis) != limit)
-
-
-def evaluate(r: Report, budgets: Sequence[Budget], anchor: Location, rf_field: Field) -> tuple[Outcome, ...]:
-    """Check every limit of every budget (in source order) on ``r``; per key and axis the strictest applies
-    (command-line limits are located at ``anchor``)."""
-    out = []
-    for key, metric in METRICS.items():
-        settings = [b[key] for b in budgets if key in b]
-        if not settings:
-            continue
-        actual = metric_value(r, metric.metric, rf_field)
-        for i, axis in enumerate("hw" if isinstance(actual, tuple) else [None]):
-            best, aside = strictest(key, axis, settings)
-            value = actual[i] if isinstance(actual, tuple) else actual
-            out.append(Outcome(key, axis, axis_value(best, axis), value, best.source, best.location or anchor,
-                               best, aside))
-    return tuple(out)
-
-
-def origin(s: Setting) -> str:
-    """Where a limit comes from, for people: ``the spec (line 7)``, ``specs/budgets.yaml:12``, ``--max-params``."""
-    if s.source == "cli":
-        return "--" + s.key.replace("_", "-")
-    assert s.location is not None
-    if s.source == "spec":
-        return f"the spec (line {s.location.line})"
-    return f"{s.location.file}:{s.location.line}"
-
-
 def _anchor(spec: Spec, model: Model) -> Location:
     """Where a command-line limit points in a spec: the model's ``budget:``, the spec's, else the model."""
     doc = spec.doc
@@ -306,8 +190,8 @@ def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget
         rf_at, disagree = _rf_at(budgets, anchor)
         warnings += disagree
         name = str(rf_at.value) if rf_at is not None else None
-        rf_field = field_at(model.report, name)
-        if rf_field is None:
+        fields = fields_at(model.report, name)
+        if fields is None:
             assert rf_at is not None
             names = [row.name for row in model.report.layers] + [b.name for b in model.report.blocks]
             where = "--rf-at" if rf_at.source == "cli" else "rf_at"
@@ -315,7 +199,12 @@ def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget
                                     f"{where}: model {model.spec.name!r} has no layer or block named {name!r}",
                                     name_hint(str(name), names)))
             continue
-        outcomes = evaluate(model.report, budgets, anchor, rf_field)
+        missing = unknown_outputs(model.report, model.spec.name, budgets, anchor)
+        if missing:
+            for d in missing:
+                problems.add(d)
+            continue
+        outcomes = evaluate(model.report, budgets, anchor, fields)
         warnings += _loosened(outcomes)
         results.append(ModelResult(model.spec.name, model.report, outcomes, name))
     unique = tuple(dict.fromkeys(warnings))

@@ -164,11 +164,11 @@ def _out(text: str, kind: str = "text") -> None:
     sys.stdout.write(textout.for_encoding(text, getattr(sys.stdout, "encoding", None), kind))
 
 
-def _reports(source: str, settings: Settings | None = None) -> list[Report]:
+def _reports(source: str, settings: Settings | None = None, erf: bool = False) -> list[Report]:
     from convcalc.lang.sources import open_source
     from convcalc.metrics.analysis import analyze_document
 
-    reports = _guard(lambda: analyze_document(open_source(source), settings))
+    reports = _guard(lambda: analyze_document(open_source(source), settings, erf))
     for r in reports:
         for w in r.warnings:
             sys.stderr.write(f"warning: {r.name}: {w}\n")
@@ -230,19 +230,23 @@ def _alternatives(reports: list[Report], name: str | None) -> list[Report]:
 
 
 def _emit_models(reports: list[Report], fmt: Format, exact: bool, to_csv: Callable[[Report], str],
-                 to_table: Callable[[Report, bool], Table], depth: int | None = None) -> None:
-    """Per-model output of show and rf: one JSON document, one CSV, or a table per model."""
+                 to_table: Callable[[Report, bool], Table | list[Table]], depth: int | None = None) -> None:
+    """Per-model output of show and rf: one JSON document, one CSV, or the tables of each model."""
     from convcalc.outputs import render
+
+    def tables(r: Report) -> list[Table]:
+        t = to_table(r, exact)
+        return t if isinstance(t, list) else [t]
 
     if fmt is Format.json:
         _out(render.models_json(reports, depth), "json")
     elif fmt is Format.csv:
         _out(render.join_csv([to_csv(r) for r in reports]))
     elif fmt is Format.markdown:
-        _out("\n".join(render.markdown(to_table(r, exact)) for r in reports))
+        _out("\n".join(render.markdown(t) for r in reports for t in tables(r)))
     else:
-        for r in reports:
-            _emit_table(to_table(r, exact))
+        for t in (t for r in reports for t in tables(r)):
+            _emit_table(t)
 
 
 @app.command()
@@ -299,21 +303,23 @@ def rf(
     exact: bool = ExactOpt,
     map_layer: str | None = typer.Option(
         None, "--map", metavar="LAYER",
-        help="Show which input pixels one unit of LAYER (a layer or named block of the rf table) depends on, "
+        help="Show which input pixels the centre unit of LAYER (a layer or named block of the rf table) depends on, "
              "through how many paths, and its effective receptive field (50% and 95% of the paths)."),
     alternative: str | None = AlternativeOpt,
     set_: list[str] | None = SetOpt,
     size: str | None = SizeOpt,
     batch: str | None = BatchOpt,
 ) -> None:
-    """Receptive field of every layer and named block: size, effective stride, padding, centre (h×w)."""
+    """Receptive field of every layer and named block (size, period where units differ, effective stride,
+    padding, centre; h×w), and of every output with its centre unit's window and effective receptive field."""
     from convcalc.outputs import render, views
 
     settings = _settings(set_, size, batch)
     if map_layer is not None:
         _footprints(spec, map_layer, fmt, alternative, settings)
         return
-    _emit_models(_alternatives(_reports(spec, settings), alternative), fmt, exact, render.rf_csv, views.rf_table)
+    _emit_models(_alternatives(_reports(spec, settings, erf=True), alternative), fmt, exact, render.rf_csv,
+                 lambda r, e: [views.rf_table(r, e), views.rf_outputs_table(r)])
 
 
 def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None, settings: Settings) -> None:

@@ -36,6 +36,14 @@ def _limit(flag: str, what: str) -> str | None:
     return opt
 
 
+def _rf_limit(flag: str, what: str) -> list[str] | None:
+    """A receptive-field limit: for the model (every output), or ``NAME=…`` for one output; repeatable."""
+    opt: list[str] | None = typer.Option(
+        None, flag, metavar="[NAME=]N|HxW", rich_help_panel="Limits (override budgets files and specs)",
+        help=what + " NAME=…: that output only (repeatable).")
+    return opt
+
+
 def _ci_emit(out: object, fmt: CIFormat, people: str, summary: str | None, markdown: Callable[[], str]) -> None:
     """Write a CI report (text, a table or tables): data to stdout, located problems to stderr, Markdown
     appended to ``summary``."""
@@ -73,10 +81,13 @@ def check(
     max_peak_activation: str | None = _limit("--max-peak-activation", "Most elements in the largest layer output."),
     max_peak_activation_bytes: str | None = _limit("--max-peak-activation-bytes",
                                                      "Largest layer output at 4 B/element, e.g. 8MiB."),
-    min_rf: str | None = _limit("--min-rf", "Smallest receptive field: 200 (both axes) or 200x100 (h×w)."),
-    max_rf: str | None = _limit("--max-rf", "Largest receptive field: N or HxW."),
-    min_output_stride: str | None = _limit("--min-output-stride", "Smallest effective output stride: N or HxW."),
-    max_output_stride: str | None = _limit("--max-output-stride", "Largest effective output stride: N or HxW."),
+    min_rf: list[str] | None = _rf_limit("--min-rf", "Smallest receptive field of every output unit: 200 (both "
+                                                     "axes) or 200x100 (h×w)."),
+    max_rf: list[str] | None = _rf_limit("--max-rf", "Largest receptive field: N or HxW."),
+    min_output_stride: list[str] | None = _rf_limit("--min-output-stride", "Smallest effective output stride: N "
+                                                                           "or HxW."),
+    max_output_stride: list[str] | None = _rf_limit("--max-output-stride", "Largest effective output stride: N "
+                                                                           "or HxW."),
     rf_at: str | None = _limit("--rf-at", "Measure RF and output stride at this layer or named block "
                                         "(default: the output)."),
     require_budget: bool = typer.Option(False, "--require-budget", help="Fail (exit 1) when a model has no budget."),

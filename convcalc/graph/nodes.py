@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from convcalc.errors import KeyPath, Location
 from convcalc.kinds.core import ZERO, Cost, Layer, Shape
-from convcalc.metrics.receptive import RF, START
+from convcalc.metrics.receptive import NO_RF, RF, Field
 
 
 @dataclass(slots=True)
@@ -32,8 +32,11 @@ class Node:
     #: a channel split: the first channel it takes from its input
     split_start: int = 0
     cost: Cost = ZERO
-    rf: RF = START
-    rf_full: RF = START
+    rf: RF = NO_RF
+    rf_full: RF = NO_RF
+    #: the exact windows of every unit, per channel run (``windows_full``: with global side paths)
+    windows: Field = ()
+    windows_full: Field = ()
     notes: list[str] = field(default_factory=list)
     data_dependent: bool = False
     #: inside a ``side`` block (an auxiliary branch that feeds no output by design)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import Cost, Kind, Layer, Shape, area, register, size
-from convcalc.kinds.norm import pointwise, same_shape
+from convcalc.kinds.norm import all_channels, pointwise, same_shape
 from convcalc.kinds.values import boolean, number
 
 if TYPE_CHECKING:
@@ -120,5 +120,5 @@ register(
     Kind("prelu", PReLUArgs, {"per_channel": boolean}, (), "PReLU (a learned slope, or one per channel)",
          "activation", same_shape, leaky_cost, pointwise, activation_torch),
     Kind("softmax", SoftmaxArgs, {}, (), "softmax over the channels at each position", "activation",
-         same_shape, softmax_cost, pointwise, activation_torch),
+         same_shape, softmax_cost, pointwise, activation_torch, channels=all_channels),
 )

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import (
     AXES,
-    AxisOp,
-    AxisOps,
     Cost,
     CostFn,
     Kind,
@@ -26,6 +24,7 @@ from convcalc.kinds.core import (
     register,
     resolve_padding,
 )
+from convcalc.kinds.reads import AxisReads, Channels, transposed, window
 from convcalc.kinds.values import Padding, Pair, boolean, nonneg_pair, one_of, padding, pos_pair, positive
 
 if TYPE_CHECKING:
@@ -167,20 +166,29 @@ def deform_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 # ---------------------------------------------------------------- receptive field
 
 
-def conv_rf(layer: Layer, inp: Shape) -> AxisOps:
-    """A sliding window (k_eff, s, p_begin) per axis; deconv: the transposed map (the jump divides by s)."""
+def conv_rf(layer: Layer, inp: Shape) -> AxisReads:
+    """A sliding window of k taps d apart, stride s, p_begin per axis; deconv: the transposed map (unit u reads
+    every v with v·s + t·d − p_begin = u); separable and pwconv: the depthwise window / the unit itself."""
     a = layer.args
     assert isinstance(a, ConvArgs)
-    ops = []
+    if layer.kind == "pwconv":
+        return window(1, a.stride[0], 0), window(1, a.stride[1], 0)
+    out = []
     for ax, i in enumerate((inp.h, inp.w)):
-        ke = k_eff(a.kernel[ax], a.dilation[ax])
         if layer.kind == "deconv":
             assert a.padding != "same"
-            ops.append(AxisOp(ke, a.stride[ax], a.padding[ax][0], "transposed", a.dilation[ax]))
+            out.append(transposed(a.kernel[ax], a.stride[ax], a.padding[ax][0], a.dilation[ax]))
         else:
-            pb, _ = resolve_padding(a.padding, ax, i, ke, a.stride[ax])
-            ops.append(AxisOp(ke, a.stride[ax], pb, d=a.dilation[ax]))
-    return ops[0], ops[1]
+            pb, _ = resolve_padding(a.padding, ax, i, k_eff(a.kernel[ax], a.dilation[ax]), a.stride[ax])
+            out.append(window(a.kernel[ax], a.stride[ax], pb, a.dilation[ax]))
+    return out[0], out[1]
+
+
+def conv_channels_rule(layer: Layer, inp: Shape) -> Channels:
+    """Output group j of g reads input group j (separable: every channel, through its pointwise part)."""
+    if layer.kind == "separable":
+        return Channels("groups", 1)
+    return Channels("groups", conv_channels(layer, inp)[2])
 
 
 # ---------------------------------------------------------------- PyTorch
@@ -224,7 +232,7 @@ _COMMON: dict[str, Parser] = {
 def _conv_kind(name: str, params: dict[str, Parser], required: tuple[str, ...], doc: str,
                cost: CostFn = _conv_cost) -> Kind:
     return Kind(name, ConvArgs, params, required, doc, "conv", conv_shape, cost, conv_rf, conv_torch,
-                conv_like=True, weights=True, data_dependent=name == "deform")
+                conv_like=True, weights=True, data_dependent=name == "deform", channels=conv_channels_rule)
 
 
 register(

@@ -2,8 +2,9 @@
 
 A kind is declared once, in the module of its family (``conv.py``, ``pool.py``, …), as a :class:`Kind`:
 its arguments (parsers, required names, typed container), and beside them its rules, one per
-interpretation: ``shape`` (output shape), ``cost`` (exact integer cost buckets), ``rf`` (how it maps
-windows, per axis) and ``torch`` (its PyTorch module, imported lazily). The metric passes read the rule
+interpretation: ``shape`` (output shape), ``cost`` (exact integer cost buckets), ``rf`` (which input units
+each output unit reads, per axis: :mod:`convcalc.kinds.reads`), ``channels`` (which input channels each
+output channel reads) and ``torch`` (its PyTorch module, imported lazily). The metric passes read the rule
 of their interpretation from :data:`KINDS`; ``tests/test_registry.py`` proves every kind has every rule.
 
 Geometry per axis: k_eff = d·(k − 1) + 1; o = ⌊(i + p_begin + p_end − k_eff)/s⌋ + 1 (pools: PyTorch's
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from convcalc.kinds.reads import SAME, AxisReads, Channels, window
 from convcalc.kinds.values import Padding, Pair
 
 if TYPE_CHECKING:  # torch is an optional extra: only the PyTorch rules import it, when called
@@ -96,25 +98,6 @@ class Cost:
 ZERO = Cost()
 
 
-class AxisOp(NamedTuple):
-    """How one layer maps windows on one axis.
-
-    mode ``down``: an ordinary sliding window (conv, pool). ``transposed``: a transposed conv with
-    stride s (the jump divides). ``up``: upsampling by s that reads k neighbouring inputs.
-    """
-
-    k: int = 1
-    s: int = 1
-    p: int = 0
-    mode: str = "down"
-    #: dilation: the k-extent window holds taps (k − 1)/d + 1, d apart (for footprints)
-    d: int = 1
-
-
-IDENTITY = AxisOp()
-AxisOps = tuple[AxisOp, AxisOp]
-
-
 def area(s: Shape) -> int:
     """H·W of a feature map."""
     return s.h * s.w
@@ -143,19 +126,21 @@ def resolve_padding(pad: Padding, axis: int, i: int, ke: int, s: int) -> tuple[i
 
 
 def window_out(i: int, ke: int, s: int, pb: int, pe: int, axis: int, ceil_mode: bool = False) -> int:
-    """o = ⌊(i + p_b + p_e − k_eff)/s⌋ + 1, or with ceil_mode ⌈…⌉ + 1 minus a last window starting in the padding."""
+    """PyTorch's ``pooling_output_shape``: o = ⌊(i + p_b + p_e − k_eff + (s − 1 if ceil_mode))/s⌋ + 1 (floor
+    division, also of a negative span), then with ceil_mode o − 1 if the last window starts at or past
+    i + p_b (in the end padding); o < 1 is refused. Without ceil_mode that is k_eff > i + p_b + p_e; with it
+    a window may overhang the end by up to s − 1 (a 3-wide max pool of stride 2 on 2 pixels gives 1)."""
     span = i + pb + pe - ke
-    if span < 0:
+    o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (o - 1) * s >= i + pb:
+        o -= 1
+    if o < 1:
+        overhang = f", even with ceil_mode's overhang of up to {s - 1}" if ceil_mode and s > 1 else ""
         raise LayerShapeError(
             f"kernel extent {ke} is larger than the padded input {i + pb + pe} on the {AXES[axis]} axis "
-            f"(input {i}, padding {pb}+{pe})",
+            f"(input {i}, padding {pb}+{pe}){overhang}",
             "use a smaller kernel or dilation, more padding, or a larger input")
-    if ceil_mode:
-        o = -(-span // s) + 1
-        if (o - 1) * s >= i + pb:
-            o -= 1
-        return o
-    return span // s + 1
+    return o
 
 
 def axis_out(k: int, s: int, d: int, pad: Padding, ax: int, i: int, ceil_mode: bool = False) -> int:
@@ -165,14 +150,13 @@ def axis_out(k: int, s: int, d: int, pad: Padding, ax: int, i: int, ceil_mode: b
     return window_out(i, ke, s, pb, pe, ax, ceil_mode)
 
 
-def window_ops(kernel: Pair, stride: Pair, pad: Padding, dilation: Pair, inp: Shape) -> AxisOps:
-    """The receptive-field map of a sliding window (conv or pool) on each axis."""
-    ops = []
+def window_reads(kernel: Pair, stride: Pair, pad: Padding, dilation: Pair, inp: Shape) -> AxisReads:
+    """The reads of a sliding window (conv or pool) on each axis: unit u reads u·s − p_begin + t·d, t < k."""
+    out = []
     for ax, i in enumerate((inp.h, inp.w)):
-        ke = k_eff(kernel[ax], dilation[ax])
-        pb, _ = resolve_padding(pad, ax, i, ke, stride[ax])
-        ops.append(AxisOp(ke, stride[ax], pb, d=dilation[ax]))
-    return ops[0], ops[1]
+        pb, _ = resolve_padding(pad, ax, i, k_eff(kernel[ax], dilation[ax]), stride[ax])
+        out.append(window(kernel[ax], stride[ax], pb, dilation[ax]))
+    return out[0], out[1]
 
 
 # ---------------------------------------------------------------- the registry
@@ -180,13 +164,24 @@ def window_ops(kernel: Pair, stride: Pair, pad: Padding, dilation: Pair, inp: Sh
 Parser = Callable[[object], Any]
 ShapeFn = Callable[[Layer, Shape], Shape]
 CostFn = Callable[[Layer, Shape, Shape], Cost]
-RFFn = Callable[[Layer, Shape], AxisOps]
+RFFn = Callable[[Layer, Shape], AxisReads]
+ChannelsFn = Callable[[Layer, Shape], Channels]
 TorchFn = Callable[[Layer, Shape, Shape, bool], "nn.Module"]
 #: A check of a kind's arguments together (e.g. "exactly one of"): (message, hint), or ("", "") when fine.
 CheckFn = Callable[[Mapping[str, Any]], tuple[str, str]]
 
 #: The groups the kinds are listed in (an unknown kind's hint), in this order.
 GROUPS = ("conv", "pool", "norm", "activation", "other")
+
+
+def same_channels(layer: Layer, inp: Shape) -> Channels:
+    """Output channel c reads input channel c."""
+    return SAME
+
+
+def one_group(layer: Layer) -> int:
+    """A global gate over all channels."""
+    return 1
 
 
 def unchecked(args: Mapping[str, Any]) -> tuple[str, str]:
@@ -218,6 +213,10 @@ class Kind(NamedTuple):
     global_gate: bool = False
     #: the real receptive field depends on the data (deformable conv)
     data_dependent: bool = False
+    #: which input channels an output channel reads (default: its own)
+    channels: ChannelsFn = same_channels
+    #: a global gate's groups of channels (SE: 1, all channels; groupnorm: its groups)
+    gate_groups: Callable[[Layer], int] = one_group
 
 
 #: Every layer kind convcalc knows, by name, in registration order (filled by the family modules).

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from convcalc.kinds.activation import ACT_COST, ACTIVATIONS
 from convcalc.kinds.conv import conv_cost
 from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register
-from convcalc.kinds.norm import pointwise, same_shape
+from convcalc.kinds.norm import all_channels, pointwise, same_shape
 from convcalc.kinds.pool import global_avgpool_cost
 from convcalc.kinds.values import boolean, choice, positive
 
@@ -93,7 +93,7 @@ def linear_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module
 
 register(
     Kind("linear", LinearArgs, {"out": positive, "bias": boolean}, ("out",), "fully connected", "other",
-         linear_shape, linear_cost, pointwise, linear_torch, weights=True),
+         linear_shape, linear_cost, pointwise, linear_torch, weights=True, channels=all_channels),
     Kind("se", SEArgs, {"reduction": positive, "width": positive, "activation": choice(*ACTIVATIONS),
                         "gate": choice("sigmoid", "hardsigmoid")}, (), "squeeze-and-excitation", "other",
          same_shape, se_cost, pointwise, linear_torch, check=se_check, global_gate=True),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from convcalc.kinds.core import IDENTITY, AxisOps, Cost, Kind, Layer, LayerShapeError, Shape, area, register, size
+from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register, size
+from convcalc.kinds.reads import MIX, POINT, AxisReads, Channels
 from convcalc.kinds.values import boolean, number, positive
 
 if TYPE_CHECKING:
@@ -44,9 +45,21 @@ def same_shape(layer: Layer, inp: Shape) -> Shape:
     return inp
 
 
-def pointwise(layer: Layer, inp: Shape) -> AxisOps:
+def pointwise(layer: Layer, inp: Shape) -> AxisReads:
     """Each output unit reads the input unit at its own position."""
-    return IDENTITY, IDENTITY
+    return POINT, POINT
+
+
+def all_channels(layer: Layer, inp: Shape) -> Channels:
+    """Every output channel reads every input channel (at its own position: layernorm, softmax)."""
+    return MIX
+
+
+def norm_groups(layer: Layer) -> int:
+    """A groupnorm's statistics: one global path per group of channels."""
+    a = layer.args
+    assert isinstance(a, NormArgs)
+    return a.groups
 
 
 def groupnorm_shape(layer: Layer, inp: Shape) -> Shape:
@@ -148,10 +161,10 @@ register(
     Kind("bn", BNArgs, {"scale": boolean, "center": boolean}, (),
          "batch normalisation (scale: learn γ, center: learn β)", "norm", same_shape, bn_cost, pointwise, bn_torch),
     Kind("layernorm", NormArgs, dict(_NORM), (), "layer normalisation over the channels at each position",
-         "norm", same_shape, layernorm_cost, pointwise, norm_torch),
+         "norm", same_shape, layernorm_cost, pointwise, norm_torch, channels=all_channels),
     Kind("groupnorm", NormArgs, {"groups": positive, **_NORM}, ("groups",),
          "group normalisation (statistics over each group's channels and all positions)", "norm",
-         groupnorm_shape, groupnorm_cost, pointwise, norm_torch, global_gate=True),
+         groupnorm_shape, groupnorm_cost, pointwise, norm_torch, global_gate=True, gate_groups=norm_groups),
     Kind("layer_scale", LayerScaleArgs, {"init": number}, (), "a learned scale per channel (ConvNeXt, CaiT)",
          "norm", same_shape, layer_scale_cost, pointwise, scale_torch),
     Kind("scale", ScaleArgs, {"value": number}, ("value",), "multiplication by a constant", "norm", same_shape,

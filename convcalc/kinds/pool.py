@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import (
     AXES,
-    AxisOp,
-    AxisOps,
     Cost,
     Kind,
     Layer,
@@ -22,8 +20,9 @@ from convcalc.kinds.core import (
     area,
     axis_out,
     register,
-    window_ops,
+    window_reads,
 )
+from convcalc.kinds.reads import AxisReads, adaptive, whole
 from convcalc.kinds.values import Padding, Pair, boolean, padding, pos_pair
 
 if TYPE_CHECKING:
@@ -124,15 +123,6 @@ def adaptive_taps(i: int, o: int) -> int:
     return i + o - math.gcd(i, o)
 
 
-def adaptive_max_window(i: int, o: int) -> int:
-    """max of :func:`adaptive_windows` in O(1). With i = a·o + r, g = gcd(i, o): a when r = 0, else a + 1,
-    or a + 2 when some window straddles two fractional boundaries (r > g)."""
-    a, r = divmod(i, o)
-    if r == 0:
-        return a
-    return a + 2 if r > math.gcd(i, o) else a + 1
-
-
 def adaptive_avgpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
     """Adaptive average pool: adds = C·(Σ window sizes − O), divs = C·O (windows as PyTorch computes them)."""
     taps = adaptive_taps(inp.h, out.h) * adaptive_taps(inp.w, out.w)
@@ -148,24 +138,25 @@ def adaptive_maxpool_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 # ---------------------------------------------------------------- receptive field
 
 
-def pool_rf(layer: Layer, inp: Shape) -> AxisOps:
-    """A sliding window (k_eff, s, p_begin) per axis."""
+def pool_rf(layer: Layer, inp: Shape) -> AxisReads:
+    """A sliding window (k taps d apart, stride s, p_begin) per axis, each tap 1/K (a max pool's linear
+    stand-in)."""
     a = layer.args
     assert isinstance(a, PoolArgs)
-    return window_ops(a.kernel, pool_stride(a), a.padding, a.dilation, inp)
+    return window_reads(a.kernel, pool_stride(a), a.padding, a.dilation, inp)
 
 
-def whole_input(layer: Layer, inp: Shape) -> AxisOps:
-    """Global pooling and flatten see the whole feature map: a window of its full size."""
-    return AxisOp(inp.h, inp.h), AxisOp(inp.w, inp.w)
+def whole_input(layer: Layer, inp: Shape) -> AxisReads:
+    """Global pooling and flatten see the whole feature map: unit 0 reads all of it."""
+    return whole(inp.h), whole(inp.w)
 
 
-def adaptive_rf(layer: Layer, inp: Shape) -> AxisOps:
-    """Adaptive pooling: nominal window = the largest PyTorch window, stride ⌊i/o⌋ (exact when o divides i)."""
+def adaptive_rf(layer: Layer, inp: Shape) -> AxisReads:
+    """Adaptive pooling: unit k reads PyTorch's window [⌊k·i/o⌋, ⌈(k+1)·i/o⌉) (periodic: o/g units, i/g
+    pixels, g = gcd(i, o))."""
     a = layer.args
     assert isinstance(a, AdaptiveArgs)
-    ops = [AxisOp(adaptive_max_window(i, o), max(1, i // o)) for i, o in zip((inp.h, inp.w), a.size, strict=True)]
-    return ops[0], ops[1]
+    return adaptive(inp.h, a.size[0]), adaptive(inp.w, a.size[1])
 
 
 # ---------------------------------------------------------------- PyTorch

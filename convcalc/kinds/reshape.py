@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from convcalc.kinds.core import AXES, ZERO, AxisOp, AxisOps, Cost, Kind, Layer, LayerShapeError, Shape, area, register
+from convcalc.kinds.core import AXES, ZERO, Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import pointwise, same_shape
 from convcalc.kinds.pool import whole_input
-from convcalc.kinds.values import choice, factor_pair, pos_pair, positive, probability, reference
+from convcalc.kinds.reads import POINT, AxisReads, Channels, Reads, Spread, linear_interp, nearest, window
+from convcalc.kinds.values import boolean, choice, factor_pair, pos_pair, positive, probability, reference
 
 if TYPE_CHECKING:
     from torch import nn
@@ -44,6 +46,7 @@ class UpsampleArgs(NamedTuple):
     scale: tuple[int | float, int | float] | None = None
     size: tuple[int, int] | None = None
     mode: str = "nearest"
+    align_corners: bool = False
 
 
 def upsample_check(args: Mapping[str, Any]) -> tuple[str, str]:
@@ -51,6 +54,8 @@ def upsample_check(args: Mapping[str, Any]) -> tuple[str, str]:
     if sum(k in args for k in ("scale", "size", "like")) != 1:
         return "upsample needs exactly one of 'scale', 'size' or 'like'", \
             "e.g. `- upsample: {scale: 2}`, or `{like: lateral3}` for the height and width of that layer"
+    if args.get("align_corners") is True and args.get("mode", "nearest") != "bilinear":
+        return "align_corners needs mode: bilinear", "PyTorch takes align_corners only for interpolating modes"
     return "", ""
 
 
@@ -120,28 +125,55 @@ def upsample_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 # ---------------------------------------------------------------- receptive field
 
 
-def pixel_rf(layer: Layer, inp: Shape) -> AxisOps:
-    """pixel_shuffle: nearest upsampling by r; pixel_unshuffle: an r×r window with stride r."""
+def pixel_rf(layer: Layer, inp: Shape) -> AxisReads:
+    """pixel_shuffle: unit u reads ⌊u/r⌋ (of the input channel of its sub-position); pixel_unshuffle: an r×r
+    window with stride r over its channels (each channel reads one pixel of it)."""
     a = layer.args
     assert isinstance(a, FactorArgs)
-    op = AxisOp(1, a.factor, 0, "up") if layer.kind == "pixel_shuffle" else AxisOp(a.factor, a.factor)
+    r = a.factor
+    op = nearest(Fraction(1, r)) if layer.kind == "pixel_shuffle" else window(r, r, 0)
     return op, op
 
 
-def upsample_rf(layer: Layer, inp: Shape) -> AxisOps:
-    """Upsampling by the factor o/i (nominal where it does not divide): nearest reads 1 input, bilinear 2."""
-    from fractions import Fraction
+def pixel_channels(layer: Layer, inp: Shape) -> Channels:
+    """Positions into channels and back, per sub-position (see :func:`convcalc.metrics.channels.through`)."""
+    a = layer.args
+    assert isinstance(a, FactorArgs)
+    return Channels(layer.kind, factor=a.factor)
 
+
+def shuffle_channels(layer: Layer, inp: Shape) -> Channels:
+    """ShuffleNet's permutation: output channel k reads channel (k mod g)·C/g + ⌊k/g⌋."""
+    a = layer.args
+    assert isinstance(a, GroupsArgs)
+    return Channels("shuffle", a.groups)
+
+
+def flatten_channels(layer: Layer, inp: Shape) -> Channels:
+    """Flatten: output channel c·H·W + y·W + x reads pixel (y, x) of channel c."""
+    return Channels("flatten")
+
+
+def upsample_rf(layer: Layer, inp: Shape) -> AxisReads:
+    """Resampling as PyTorch indexes it, with ratio r = i/o (or 1/scale where a scale is given): an axis
+    whose size stays is copied; nearest reads ⌊u·r⌋ (o = 2·i: ⌊u/2⌋); bilinear samples x = (u + ½)·r − ½
+    (align_corners: x = u·(i − 1)/(o − 1)) and reads ⌊x⌋ and ⌊x⌋ + 1 with weights 1 − λ and λ = x − ⌊x⌋."""
     a = layer.args
     assert isinstance(a, UpsampleArgs)
     out = upsample_shape(layer, inp)
-    k = 2 if a.mode == "bilinear" else 1
-    ops = []
-    for i, o in ((inp.h, out.h), (inp.w, out.w)):
-        s = Fraction(o, i)
-        # bilinear samples output v at (v + 1/2)·i/o − 1/2: shrinking, unit 0 reads from ⌊(i/o − 1)/2⌋ on
-        p = -((i - o) // (2 * o)) if k == 2 and o < i else 0
-        ops.append(AxisOp(k, s.numerator if s.denominator == 1 else s, p, "up"))  # type: ignore[arg-type]
+    ops: list[Reads | Spread] = []
+    for ax, (i, o) in enumerate(((inp.h, out.h), (inp.w, out.w))):
+        r = Fraction(i, o) if a.scale is None else 1 / Fraction(str(a.scale[ax]))
+        if o == i and not a.align_corners:  # PyTorch copies an axis whose size stays, whatever the factor
+            ops.append(POINT)
+        elif a.mode == "bilinear":
+            if a.align_corners:
+                # (to one unit: x = 0, the first input; its extension steps by the whole input)
+                ops.append(linear_interp(Fraction(i - 1, o - 1), Fraction(0)) if o > 1 else window(1, i, 0))
+            else:
+                ops.append(linear_interp(r, r / 2 - Fraction(1, 2)))
+        else:  # PyTorch's nearest_idx: twice the size is exact whatever the scale
+            ops.append(nearest(Fraction(1, 2) if o == 2 * i else r))
     return ops[0], ops[1]
 
 
@@ -175,11 +207,11 @@ def reshape_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Modul
     if layer.kind == "upsample":
         assert isinstance(a, UpsampleArgs)
         if a.size is not None:
-            return tm.Resize(a.size, a.mode)
+            return tm.Resize(a.size, a.mode, a.align_corners)
         assert a.scale is not None
         scale = (float(a.scale[0]), float(a.scale[1]))
         if a.mode == "bilinear":
-            return nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False)
+            return nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=a.align_corners)
         return nn.Upsample(scale_factor=scale, mode="nearest")
     return nn.Identity()
 
@@ -190,18 +222,19 @@ def _kind(name: str, args: type, params: dict[str, object], required: tuple[str,
 
 
 register(
-    _kind("flatten", PlainArgs, {}, (), "C×H×W → (C·H·W)×1×1", flatten_shape, rf=whole_input),
+    _kind("flatten", PlainArgs, {}, (), "C×H×W → (C·H·W)×1×1", flatten_shape, rf=whole_input,
+          channels=flatten_channels),
     _kind("dropout", DropArgs, {"p": probability}, (), "dropout (identity at inference)"),
     _kind("drop_path", DropArgs, {"p": probability}, (), "stochastic depth (identity at inference)"),
     _kind("identity", PlainArgs, {}, (), "identity"),
     _kind("channel_shuffle", GroupsArgs, {"groups": positive}, ("groups",), "channel shuffle (permutation)",
-          shuffle_shape),
+          shuffle_shape, channels=shuffle_channels),
     _kind("pixel_shuffle", FactorArgs, {"factor": positive}, ("factor",), "depth-to-space by a factor",
-          pixel_shape, rf=pixel_rf),
+          pixel_shape, rf=pixel_rf, channels=pixel_channels),
     _kind("pixel_unshuffle", FactorArgs, {"factor": positive}, ("factor",), "space-to-depth by a factor",
-          pixel_shape, rf=pixel_rf),
+          pixel_shape, rf=pixel_rf, channels=pixel_channels),
     _kind("upsample", UpsampleArgs, {"scale": factor_pair, "size": pos_pair, "like": reference,
-                         "mode": choice("nearest", "bilinear")},
+                         "mode": choice("nearest", "bilinear"), "align_corners": boolean},
           (), "upsampling by a factor or to a size", upsample_shape, upsample_cost, upsample_rf,
           check=upsample_check),
 )

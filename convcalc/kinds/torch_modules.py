@@ -327,14 +327,15 @@ class DropPath(nn.Module):
 
 
 class Resize(nn.Module):
-    """``F.interpolate`` to a fixed size (nearest or bilinear, align_corners False)."""
+    """``F.interpolate`` to a fixed size (nearest, or bilinear with or without align_corners)."""
 
-    def __init__(self, size: tuple[int, int], mode: str) -> None:
+    def __init__(self, size: tuple[int, int], mode: str, align_corners: bool = False) -> None:
         super().__init__()
         self.size = size
         self.mode = mode
+        self.align_corners = align_corners
 
     def forward(self, x: Tensor) -> Tensor:
         if self.mode == "bilinear":
-            return F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+            return F.interpolate(x, size=self.size, mode="bilinear", align_corners=self.align_corners)
         return F.interpolate(x, size=self.size, mode="nearest")

@@ -21,7 +21,8 @@ from convcalc.kinds.activation import ACTIVATIONS
 from convcalc.kinds.core import ZERO, Cost, Shape
 from convcalc.lang.spec import Settings, Spec, parse_spec
 from convcalc.lang.yaml_source import Document, load_file, load_text
-from convcalc.metrics.receptive import RF
+from convcalc.metrics.centre import NO_UNIT, CentreUnit, beyond_input, centre_unit
+from convcalc.metrics.support import RF
 
 Num = int | Fraction
 Pair = tuple[Num, Num]
@@ -36,12 +37,15 @@ def _n(v: Fraction | int) -> Num:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """The receptive field of one unit, per axis (h, w): size, jump (effective stride), padding, centre."""
+    """The receptive field of a map, per axis (h, w): the largest unit window (size), the smallest, the period
+    after which the units' windows repeat (None: never), jump (effective stride), unit 0's padding and centre."""
 
     size: Pair
     stride: Pair
     padding: Pair
     centre: Pair
+    smallest: Pair = (1, 1)
+    period: tuple[int | None, int | None] = (1, 1)
 
     @classmethod
     def of(cls, rf: RF) -> Field:
@@ -50,7 +54,14 @@ class Field:
             (_n(rf[0].jump), _n(rf[1].jump)),
             (_n(rf[0].padding), _n(rf[1].padding)),
             (_n(rf[0].centre), _n(rf[1].centre)),
+            (rf[0].smallest, rf[1].smallest),
+            (rf[0].period, rf[1].period),
         )
+
+    @property
+    def varies(self) -> bool:
+        """Whether the units' windows differ in size on some axis."""
+        return self.smallest != self.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +84,14 @@ class LayerRow:
 
 
 class OutputRow(NamedTuple):
-    """One output of a model: its name (the layer it is), shape and receptive field."""
+    """One output of a model: its name (the layer it is), shape and receptive field, and its centre unit
+    (the exact window of unit ((h − 1) // 2, (w − 1) // 2), see :class:`~convcalc.metrics.centre.CentreUnit`)."""
 
     name: str
     shape: Shape
     rf: Field
     rf_full: Field
+    unit: CentreUnit = NO_UNIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +214,15 @@ def block_sums(rows: Sequence[LayerRow], names: set[str]) -> dict[str, tuple[Cos
     return {n: (Cost(*v[:8]), v[8]) for n, v in sums.items()}
 
 
-def report_of(g: Graph, file: str = "") -> Report:
-    """Derive the report of an expanded graph."""
+def _output(g: Graph, name: str, node: Node, erf: bool) -> OutputRow:
+    rf = Field.of(node.rf)
+    return OutputRow(name, node.shape, rf, rf if node.rf_full is node.rf else Field.of(node.rf_full),
+                     centre_unit(g, node, erf))
+
+
+def report_of(g: Graph, file: str = "", erf: bool = False) -> Report:
+    """Derive the report of an expanded graph; ``erf``: also the effective receptive field of each output's
+    centre unit (path counts over the graph, :mod:`convcalc.metrics.footprint`: what ``rf`` reports)."""
     rows = tuple(_row(g, n) for n in g.layers)
     total = ZERO
     excluded = ZERO
@@ -222,12 +242,12 @@ def report_of(g: Graph, file: str = "") -> Report:
         for b in g.blocks
     )
     out = g.nodes[g.output]
-    outputs = tuple(OutputRow(o.name, g.nodes[o.node].shape, Field.of(g.nodes[o.node].rf),
-                              Field.of(g.nodes[o.node].rf_full)) for o in g.outputs)
+    outputs = tuple(_output(g, o.name, g.nodes[o.node], erf) for o in g.outputs)
     inference = [r for r in rows if not r.training_only and not r.dead]
     notes = tuple(f"{r.name}: {note}" for r in rows for note in r.notes)
     if any(r.data_dependent for r in rows):
         notes += ("deformable convolution: receptive fields after it are nominal (data-dependent)",)
+    notes += tuple(n for o in outputs if (n := beyond_input(o.name, o.rf.size, o.unit, g.input)))
     return Report(
         name=g.name, description=g.description, file=file, input_shape=g.input, batch=g.batch,
         layers=rows, blocks=blocks, total=total, training_only=excluded, output_shape=out.shape,
@@ -260,10 +280,11 @@ def graphs_of(doc: Document, settings: Settings | None = None) -> list[Graph]:
     return _expand(parse_spec(doc, errors, settings), errors)
 
 
-def analyze_document(doc: Document, settings: Settings | None = None) -> list[Report]:
-    """Parse and analyse a loaded document, reporting top-level and layer problems together."""
+def analyze_document(doc: Document, settings: Settings | None = None, erf: bool = False) -> list[Report]:
+    """Parse and analyse a loaded document, reporting top-level and layer problems together (``erf``: see
+    :func:`report_of`)."""
     with paused_gc():
-        return [report_of(g, doc.file) for g in graphs_of(doc, settings)]
+        return [report_of(g, doc.file, erf) for g in graphs_of(doc, settings)]
 
 
 def analyze_file(path: str | Path) -> list[Report]:

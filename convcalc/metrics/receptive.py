@@ -1,117 +1,82 @@
-"""The receptive-field pass: per axis, in input-pixel coordinates, over the nodes in topological order.
+"""The receptive-field pass: exact windows of every unit of every node, per axis, in input-pixel coordinates.
 
-State per axis: ``size`` r, ``jump`` j (effective stride) and ``start`` (the first input pixel seen by
-output index 0; effective padding P = −start, centre = start + (r − 1)/2). Start r = 1, j = 1, start 0.
-A window op (k_eff, s, p_begin): r ← r + (k_eff − 1)·j; start ← start − p_begin·j; j ← j·s.
-Merges take the union of the windows and need equal jumps; an operand broadcast over the others (a C×1×1
-gate) joins only the full receptive field, like a squeeze-excitation gate. Values are exact: ``int``s, and
-``Fraction``s only once transposed convolutions or upsampling divide the jump.
+Definition: per axis, the receptive field of a node is the largest extent, over its units, of the input
+pixels a unit depends on (its support), on unbounded coordinates (no border clips a window). Each node
+keeps its exact :data:`~convcalc.metrics.channels.Field` (``windows``, and ``windows_full`` with global side
+paths such as SE gates) and a summary per axis (:class:`~convcalc.metrics.support.AxisRF`: largest and
+smallest unit window, period, effective stride, unit 0's start and centre).
 
-The pass is a dynamic programme, linear in the edges. It is incremental (:meth:`ReceptivePass.upto`)
-because expansion asks it one question: whether a residual's body changed the effective stride.
+A dynamic programme over the nodes in topological order, linear in the edges: a layer composes its input's
+windows with the kind's reads (``Kind.rf``) and channel rule (``Kind.channels``); a merge takes the union,
+channel by channel; a split takes its channels. It is incremental (:meth:`ReceptivePass.upto`) because
+expansion asks whether a residual's body changed the effective stride.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from convcalc.kinds.core import KINDS, AxisOp
+from convcalc.kinds.core import AXES, KINDS
 from convcalc.kinds.merge import broadcasts
-from convcalc.kinds.pool import whole_input
+from convcalc.kinds.reads import BROADCAST, MAX_PERIOD, MIX, constant
+from convcalc.metrics import channels as ch
+from convcalc.metrics.support import NO_RF, RF, AxisRF, apply, misalignment, summary
 
 if TYPE_CHECKING:
     from convcalc.graph.nodes import Node
 
-#: An exact value: an int, or a Fraction when the jump has been divided.
-Exact = Fraction | int
+__all__ = ["NO_RF", "RF", "AxisRF", "Field", "ReceptivePass", "summarize"]
+
+Field = ch.Field
 
 
-def _div(a: Exact, b: Exact) -> Exact:
-    """a / b exactly (an int when b divides a)."""
-    q = Fraction(a) / b
-    return q.numerator if q.denominator == 1 else q
+def summarize(f: ch.Field, h: int, w: int) -> RF:
+    """The per-axis receptive field of a map of h × w units with field f."""
+    s = ch.support(f)
+    return summary(s, 0, h, w), summary(s, 1, w, h)
 
 
-@dataclass(frozen=True, slots=True)
-class AxisRF:
-    """Receptive field of one output unit on one axis."""
-
-    size: Exact = 1
-    jump: Exact = 1
-    start: Exact = 0
-
-    @property
-    def end(self) -> Exact:
-        return self.start + self.size - 1
-
-    @property
-    def padding(self) -> Exact:
-        """Effective padding P = −start."""
-        return -self.start
-
-    @property
-    def centre(self) -> Exact:
-        d = self.size - 1
-        return self.start + (d // 2 if isinstance(d, int) and d % 2 == 0 else Fraction(d, 2))
-
-    def apply(self, op: AxisOp) -> AxisRF:
-        """Window op: r ← r + (k − 1)·j; start ← start − p·j; j ← j·s (transposed/up: j ← j/s)."""
-        if op.mode == "down":
-            if op.k == 1 and op.s == 1 and op.p == 0:  # pointwise: the same window
-                return self
-            return AxisRF(self.size + (op.k - 1) * self.jump, self.jump * op.s, self.start - op.p * self.jump)
-        if op.mode == "transposed":
-            # output u reads inputs i with i·s = u + p − t, t in 0..k−1: i ∈ [(u + p − k + 1)/s, (u + p)/s].
-            # Those (fractional) bounds hold for every u, so the window is an outer bound for every unit
-            # (the exact window of one unit alternates with u mod s and can even be empty).
-            return AxisRF(self.size + (op.k - 1) * _div(self.jump, op.s), _div(self.jump, op.s),
-                          self.start + (op.p - op.k + 1) * _div(self.jump, op.s))
-        return AxisRF(self.size + (op.k - 1) * self.jump, _div(self.jump, op.s), self.start - op.p * self.jump)
-
-
-RF = tuple[AxisRF, AxisRF]
-START: RF = (AxisRF(), AxisRF())
-
-
-def union(windows: Sequence[AxisRF]) -> AxisRF:
-    """Union of aligned windows with one jump (the caller checks the jumps)."""
-    lo = min(w.start for w in windows)
-    hi = max(w.end for w in windows)
-    return AxisRF(hi - lo + 1, windows[0].jump, lo)
-
-
-def misalignment(windows: Sequence[AxisRF]) -> Exact:
-    """Largest centre difference between merged windows (0 when aligned)."""
-    centres = [w.centre for w in windows]
-    return max(centres) - min(centres)
-
-
-def _with_jump(rf: RF, like: RF) -> RF:
-    """``rf`` with the jumps of ``like`` (for a merge of nominal fields)."""
-    return (replace(rf[0], jump=like[0].jump), replace(rf[1], jump=like[1].jump))
+def _px(v: Fraction) -> str:
+    """A number of pixels for a note: exact where it reads well (3, 1/2, 8/9), else to 3 digits (≈0.469)."""
+    return str(v) if v.denominator <= 16 else f"≈{float(v):.3g}"
 
 
 #: Reports a problem at a node: (node, message, hint).
 Report = Callable[["Node", str, str], None]
 
 
-class ReceptivePass:
-    """Fills ``rf``, ``rf_full``, ``data_dependent`` and the alignment notes of nodes, in order.
+def _plain(j: Fraction) -> bool:
+    """A jump of integer strides and integer upsampling only (s or 1/s)."""
+    return j.numerator == 1 or j.denominator == 1
 
-    A merge of different effective strides is reported through ``report``; its node and everything after it
-    on that path keep no receptive field (``poisoned``), so one mistake is reported once.
-    """
+
+COARSE = (f"takes channels of a flatten of more than {ch.FLAT_LIMIT} values, whose channels keep one window (the "
+          "whole map): the window of the channels taken is an outer bound")
+
+
+def _differ(r: AxisRF) -> bool:
+    """Whether the units' windows are not all one window moved by the stride (some unit reads anything)."""
+    return r.size > 0 and (r.varies or r.period != 1)
+
+
+class ReceptivePass:
+    """Fills ``windows``, ``windows_full``, ``rf``, ``rf_full``, ``data_dependent`` and the receptive-field
+    notes of nodes, in order.
+
+    A merge of branches whose effective strides differ by integer factors (one downsamples by 2, the other by
+    3) is reported through ``report`` once (not again after it); where a resize to a size that its input
+    does not divide made them differ (an FPN at an odd size, align_corners), the windows drift across the
+    map and the merge gets a note."""
 
     def __init__(self, nodes: list[Node], report: Report) -> None:
         self.nodes = nodes
         self.report = report
         self.done = 0
-        self.poisoned: set[int] = set()
-        #: nodes whose receptive field is nominal: after upsampling by a factor that is not an integer
-        self.nominal: set[int] = set()
+        self.reported: set[int] = set()
+        #: nodes whose channels come from a flatten too large for a window per channel (FLAT_LIMIT)
+        self.coarse: set[int] = set()
 
     def upto(self, last: int) -> None:
         """Compute every node up to and including index ``last``."""
@@ -121,67 +86,116 @@ class ReceptivePass:
 
     def step(self, node: Node) -> None:
         if node.kind == "input":
-            return
-        if any(i in self.poisoned for i in node.inputs):
-            self.poisoned.add(node.index)
+            node.windows = node.windows_full = ch.start(node.shape.c)
             return
         srcs = [self.nodes[i] for i in node.inputs]
         node.data_dependent = any(s.data_dependent for s in srcs)
-        if any(i in self.nominal for i in node.inputs):
-            self.nominal.add(node.index)
+        if any(i in self.reported for i in node.inputs):
+            self.reported.add(node.index)
+        if node.layer is None and any(i in self.coarse for i in node.inputs):
+            self.coarse.add(node.index)
         if node.layer is not None:
             self._layer(node, srcs[0])
         elif node.kind == "split":
-            node.rf, node.rf_full = srcs[0].rf, srcs[0].rf_full
+            src = srcs[0]
+            if src.index in self.coarse:
+                self.coarse.add(node.index)
+                node.notes.append(COARSE)
+            node.windows = ch.sliced(src.windows, node.split_start, node.shape.c)
+            node.windows_full = node.windows if src.windows_full is src.windows else \
+                ch.sliced(src.windows_full, node.split_start, node.shape.c)
         else:
             self._merge(node, srcs)
+        same = len(srcs) == 1 and srcs[0].shape[1:] == node.shape[1:]
+        node.rf = srcs[0].rf if same and node.windows is srcs[0].windows else \
+            summarize(node.windows, node.shape.h, node.shape.w)
+        node.rf_full = node.rf if node.windows_full is node.windows else \
+            srcs[0].rf_full if same and node.windows_full is srcs[0].windows_full else \
+            summarize(node.windows_full, node.shape.h, node.shape.w)
+        if not all(r.exact for r in node.rf) and all(r.exact for s in srcs for r in s.rf):
+            node.notes.append(f"the units' windows repeat only after more than {MAX_PERIOD} units: receptive fields "
+                              "from here on are outer bounds")
+        elif any(_differ(r) for r in node.rf) and not any(_differ(r) for s in srcs for r in s.rf):
+            for ax, r in enumerate(node.rf):
+                if _differ(r):
+                    every = f"repeating every {r.period} units" if r.period is not None else "never repeating"
+                    if r.varies:
+                        node.notes.append(f"the units' windows differ from here on ({AXES[ax]}: {r.smallest} to "
+                                          f"{r.size} px, {every}): the receptive field is the largest")
+                    else:
+                        node.notes.append(f"the units' windows are not evenly spaced from here on ({AXES[ax]}: "
+                                          f"{r.size} px each, {every})")
+        if any(r.size == 0 for r in node.rf) and all(r.size for s in srcs for r in s.rf):
+            node.notes.append("no unit of this layer reads any input pixel (a transposed conv whose taps miss "
+                              "every input): receptive field 0")
 
     def _layer(self, node: Node, src: Node) -> None:
         layer = node.layer
         assert layer is not None
         kind = KINDS[layer.kind]
-        ops = kind.rf(layer, src.shape)
-        rf = (src.rf[0].apply(ops[0]), src.rf[1].apply(ops[1]))
-        full = rf if src.rf_full is src.rf else (src.rf_full[0].apply(ops[0]), src.rf_full[1].apply(ops[1]))
+        reads = kind.rf(layer, src.shape)
+        rule = kind.channels(layer, src.shape)
+        local = ch.through(src.windows, rule, reads, src.shape, node.shape)
+        full = local if src.windows_full is src.windows else \
+            ch.through(src.windows_full, rule, reads, src.shape, node.shape)
+        if ch.coarse(rule, node.shape) or (src.index in self.coarse and rule != MIX):
+            self.coarse.add(node.index)
+            if rule.how in ("shuffle", "pixel_shuffle", "pixel_unshuffle") and src.index in self.coarse:
+                node.notes.append(COARSE)
         if kind.global_gate:
-            g = whole_input(layer, src.shape)
-            full = tuple(  # type: ignore[assignment]
-                replace(union([full[ax], src.rf_full[ax].apply(g[ax])]), jump=full[ax].jump) for ax in (0, 1))
-        node.rf, node.rf_full = rf, full
+            full = self._gated(full, src, kind.gate_groups(layer))
+        node.windows, node.windows_full = local, full
         node.data_dependent = node.data_dependent or kind.data_dependent
-        if any(op.mode == "up" and isinstance(op.s, Fraction) for op in ops):
-            self.nominal.add(node.index)
-            node.notes.append(f"upsampling {src.shape.h}×{src.shape.w} → {node.shape.h}×{node.shape.w} is not by an "
-                              "integer factor: receptive fields from here on are nominal")
-        if layer.kind.startswith("adaptive_") and (src.shape.h % node.shape.h or src.shape.w % node.shape.w):
-            node.notes.append(f"adaptive pooling {src.shape.h}×{src.shape.w} → {node.shape.h}×{node.shape.w}: the "
-                              "windows vary in size; receptive field is nominal (largest window, stride ⌊in/out⌋)")
+
+    def _gated(self, full: ch.Field, src: Node, groups: int) -> ch.Field:
+        """Add a global side path (an SE gate: all channels; a groupnorm: each group's) to every unit."""
+        glob = (constant(src.shape.h), constant(src.shape.w))
+        c = src.shape.c
+        per = c // groups
+        gate: ch.Field = ch.coalesce((per, apply(ch.support(ch.sliced(src.windows_full, j * per, per)), glob))
+                                     for j in range(groups)) if groups > 1 else \
+            ((c, apply(ch.support(src.windows_full), glob)),)
+        return ch.joined([full, gate])
 
     def _merge(self, node: Node, srcs: list[Node]) -> None:
-        gates = [s for s in srcs if node.kind != "concat" and broadcasts(s.shape, node.shape)
-                 and s.shape.h * s.shape.w == 1 < node.shape.h * node.shape.w]
+        shape = node.shape
+        gates = [s for s in srcs if node.kind != "concat" and broadcasts(s.shape, shape)
+                 and s.shape.h * s.shape.w == 1 < shape.h * shape.w]
         local = [s for s in srcs if s not in gates]
-        for ax, axis in enumerate(("height", "width")):
-            if len({s.rf[ax].jump for s in local}) != 1:
-                detail = ", ".join(f"{s.name!r} jump {s.rf[ax].jump}" for s in local)
-                if node.index in self.nominal:  # a non-integer upsampling upstream: no exact stride to agree on
-                    node.notes.append(f"merges different nominal effective strides on the {axis} axis: {detail}; "
-                                      f"the receptive field uses the stride of {local[0].name!r}")
-                    local = [replace(s, rf=_with_jump(s.rf, local[0].rf)) for s in local]
-                    continue
-                self.report(node, f"{node.kind} {node.name!r} merges different effective strides on the {axis} "
-                            f"axis: {detail}", "the branches must downsample by the same factor")
-                self.poisoned.add(node.index)
-                return
-        for ax, axis in enumerate(("height", "width")):
-            off = misalignment([s.rf[ax] for s in local])
-            if off:
-                centres = ", ".join(f"{s.name!r} centre {s.rf[ax].centre}" for s in local)
-                node.notes.append(f"misaligned on the {axis} axis by {off} px: {centres}")
-        rf = (union([s.rf[0] for s in local]), union([s.rf[1] for s in local]))
-        if not gates and all(s.rf_full is s.rf for s in srcs):
-            node.rf, node.rf_full = rf, rf
+        supports = [ch.support(s.windows) for s in local]
+        for ax, axis in enumerate(AXES):
+            # (a map of one unit on this axis has no drift to speak of)
+            jumps = {p[ax].jump for sup in supports for p in sup} if shape[1 + ax] > 1 else set()
+            if len(jumps) > 1 and all(_plain(j) for j in jumps):
+                if node.index not in self.reported:
+                    detail = ", ".join(f"{s.name!r} jump {_px(Fraction(s.rf[ax].jump))}" for s in local)
+                    self.report(node, f"{node.kind} {node.name!r} merges different effective strides on the {axis} "
+                                f"axis: {detail}", "the branches must downsample by the same factor")
+                    self.reported.add(node.index)
+            elif len(jumps) > 1:
+                detail = ", ".join(f"{s.name!r} jump {_px(Fraction(s.rf[ax].jump))}" for s in local)
+                node.notes.append(f"merges different effective strides on the {axis} axis: {detail}; the windows "
+                                  f"drift across the map (the stride shown is {local[0].name!r}'s)")
+            least, most = misalignment(supports, ax, shape.h if ax == 0 else shape.w)
+            if most:
+                centres = ", ".join(f"{s.name!r} centre {_px(Fraction(s.rf[ax].centre))}" for s in local)
+                if least == most:
+                    node.notes.append(f"misaligned on the {axis} axis by {_px(most)} px: {centres}")
+                else:
+                    node.notes.append(f"misaligned on the {axis} axis by {_px(least)} to {_px(most)} px, by unit "
+                                      f"(unit 0: {centres})")
+        node.windows = self._combine(node, [s.windows for s in local], local)
+        if not gates and all(s.windows_full is s.windows for s in srcs):
+            node.windows_full = node.windows
             return
-        full = tuple(replace(union([s.rf_full[ax] for s in srcs]), jump=rf[ax].jump) for ax in (0, 1))
-        node.rf, node.rf_full = rf, full  # type: ignore[assignment]
+        fulls = [s.windows_full for s in local]
+        fulls += [ch.coalesce((n, apply(sup, (BROADCAST, BROADCAST))) for n, sup in g.windows_full) for g in gates]
+        node.windows_full = self._combine(node, fulls, [*local, *gates])
+
+    def _combine(self, node: Node, fields: list[ch.Field], srcs: list[Node]) -> ch.Field:
+        if node.kind == "concat":
+            return ch.coalesce(run for f in fields for run in f)
+        c = node.shape.c
+        spread = [f if s.shape.c == c else ch.spread(f, c) for f, s in zip(fields, srcs, strict=True)]
+        return ch.joined(spread)
 

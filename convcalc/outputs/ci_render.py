@@ -17,7 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from convcalc.ci.gate import CheckRun, ModelResult, Outcome, SpecResult, origin
+from convcalc.ci.gate import CheckRun, ModelResult, SpecResult
+from convcalc.ci.limits import Outcome, origin
 from convcalc.errors import ConvcalcError, Diagnostic, Location, format_path
 from convcalc.outputs.render import SCHEMA_VERSION
 from convcalc.outputs.views import Table
@@ -55,9 +56,10 @@ def exact_text(kind: str, v: Num) -> str:
 
 
 def violation_message(spec: str, model: str, o: Outcome) -> str:
-    """``a.yaml (m): params is 2,736, over max_params = 2,000 by 36.8% (from the spec)``."""
+    """``a.yaml (m): params is 2,736, over max_params = 2,000 by 36.8% (from the spec)``; an output's limit:
+    ``a.yaml (m): output p3: rf[h] is 99, under min_rf = 100 …``."""
     kind = o.metric.kind
-    metric = o.metric.metric + (f"[{o.axis}]" if o.axis else "")
+    metric = ("" if o.output is None else f"output {o.output}: ") + o.metric.metric + (f"[{o.axis}]" if o.axis else "")
     side = "over" if o.metric.bound == "max" else "under"
     by = "" if o.overshoot is None else f" by {percent(o.overshoot, signed=False)}"
     looser = "; looser limits set aside: " + ", ".join(
@@ -264,7 +266,7 @@ def _from_cell(o: Outcome) -> str:
 
 
 def _outcome_dict(o: Outcome) -> dict[str, Any]:
-    return {"key": o.key, "metric": o.metric.metric, "axis": o.axis, "bound": o.metric.bound,
+    return {"key": o.key, "output": o.output, "metric": o.metric.metric, "axis": o.axis, "bound": o.metric.bound,
             "limit": _num(o.limit), "actual": _num(o.actual), "passed": o.passed,
             "overshoot_percent": _pct(o.overshoot), "source": o.source, "location": _loc_dict(o.location),
             "origin": _origin(o),
@@ -274,7 +276,7 @@ def _outcome_dict(o: Outcome) -> dict[str, Any]:
 
 def _model_dict(run: CheckRun, m: ModelResult) -> dict[str, Any]:
     from convcalc.ci.budget import BYTES_PER_ELEMENT
-    from convcalc.ci.gate import field_at
+    from convcalc.ci.limits import field_at
 
     r = m.report
     f = field_at(r, m.rf_at) or r.rf
@@ -306,22 +308,23 @@ def check_json(run: CheckRun) -> str:
 
 
 def check_csv(run: CheckRun) -> str:
-    """One row per checked limit (and per unbudgeted model or unreadable file), exact integers."""
+    """One row per checked limit (and per unbudgeted model or unreadable file), exact integers; ``output``: the
+    named output an output's limit is for (empty: the model)."""
     header = ["file", "model", "status", "budget", "metric", "axis", "bound", "limit", "actual", "overshoot_percent",
-              "source", "line", "origin", "message"]
+              "source", "line", "origin", "message", "output"]
     rows: list[list[Any]] = []
     for file, exc in run.errors:
         rows.append([file, "", "error", "", "", "", "", "", "", "", "", exc.diagnostics[0].location.line
-                     if exc.diagnostics else "", "", exc.render()])
+                     if exc.diagnostics else "", "", exc.render(), ""])
     for s, m in run.models:
         if not m.outcomes:
-            rows.append([s.file, m.name, "fail" if run.unbudgeted_fails(m) else "no_budget"] + [""] * 11)
+            rows.append([s.file, m.name, "fail" if run.unbudgeted_fails(m) else "no_budget"] + [""] * 12)
         for o in m.outcomes:
             rows.append([s.file, m.name, "pass" if o.passed else "fail", o.key, o.metric.metric, o.axis or "",
                          o.metric.bound, _num(o.limit), _num(o.actual), _pct(o.overshoot), o.source, o.location.line,
-                         _origin(o), "" if o.passed else violation_message(s.file, m.name, o)])
+                         _origin(o), "" if o.passed else violation_message(s.file, m.name, o), o.output or ""])
     for file, why in run.skipped:
-        rows.append([file, "", "skipped"] + [""] * 10 + [f"not a convcalc spec ({why})"])
+        rows.append([file, "", "skipped"] + [""] * 10 + [f"not a convcalc spec ({why})", ""])
     return _csv(header, rows)
 
 

@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from convcalc.kinds.core import Cost
-from convcalc.metrics.analysis import BlockRow, Comparison, Field, LayerRow, Report
+from convcalc.metrics.analysis import BlockRow, Comparison, Field, LayerRow, OutputRow, Report
 
 if TYPE_CHECKING:  # annotations only: `show --format json` need not import them
     from convcalc.metrics.blocks import DepthRow
@@ -32,9 +32,22 @@ def _pair(p: tuple[int | Fraction, int | Fraction]) -> list[int | float]:
     return [_num(p[0]), _num(p[1])]
 
 
-def _field(f: Field, prefix: str = "") -> dict[str, Any]:
-    return {f"{prefix}rf": _pair(f.size), f"{prefix}stride": _pair(f.stride), f"{prefix}padding": _pair(f.padding),
-            f"{prefix}centre": _pair(f.centre)}
+def _field(f: Field) -> dict[str, Any]:
+    """``rf`` (the largest unit window), ``rf_min`` (the smallest), ``rf_period`` (units after which the windows
+    repeat; null: never), ``stride`` (the jump), ``padding`` and ``centre`` (of unit 0), each ``[h, w]``."""
+    return {"rf": _pair(f.size), "rf_min": _pair(f.smallest), "rf_period": list(f.period), "stride": _pair(f.stride),
+            "padding": _pair(f.padding), "centre": _pair(f.centre)}
+
+
+def output_dict(o: OutputRow) -> dict[str, Any]:
+    """An output: shape, receptive field, and its centre unit: ``unit`` [h, w], ``window`` [[first, last] of h,
+    [first, last] of w] in input pixels (null: it reads none), ``inside`` (pixels of the window inside the
+    input, per axis), ``erf50`` and ``erf95`` (``rf`` computes them; null in ``show`` and ``compare``)."""
+    c = o.unit
+    return {"name": o.name, "shape": list(o.shape), **_field(o.rf), "rf_full": _pair(o.rf_full.size),
+            "unit": list(c.position), "window": None if c.window is None else [list(c.window[0]), list(c.window[1])],
+            "inside": list(c.inside), "erf50": None if c.erf50 is None else list(c.erf50),
+            "erf95": None if c.erf95 is None else list(c.erf95)}
 
 
 def _cost(c: Cost) -> dict[str, int]:
@@ -74,8 +87,7 @@ def report_dict(r: Report) -> dict[str, Any]:
         "weight_layers": r.weight_layers, "nonlinearities": r.nonlinearities,
         "activations": r.activations, "peak_activation": r.peak_activation,
         "notes": list(r.notes),
-        "outputs": [{"name": o.name, "shape": list(o.shape), **_field(o.rf), "rf_full": _pair(o.rf_full.size)}
-                    for o in r.outputs],
+        "outputs": [output_dict(o) for o in r.outputs],
         "warnings": list(r.warnings),
         "layers": [layer_dict(x) for x in r.layers],
         "blocks": [block_dict(b) for b in r.blocks],
@@ -205,13 +217,34 @@ def show_csv(r: Report) -> str:
     return _csv(header, rows)
 
 
+_RF_UNITS = ["rf_h", "rf_w", "rf_min_h", "rf_min_w", "rf_period_h", "rf_period_w", *_RF[2:]]
+_CENTRE_UNIT = ["unit_h", "unit_w", "window_h_first", "window_h_last", "window_w_first", "window_w_last",
+                "inside_h", "inside_w", "erf50_h", "erf50_w", "erf95_h", "erf95_w"]
+
+
+def _rf_unit_cells(f: Field) -> list[Any]:
+    """The receptive field with the smallest unit window and the period (empty: the windows never repeat)."""
+    return [*f.size, *f.smallest, *("" if p is None else p for p in f.period), *f.stride, *f.padding, *f.centre]
+
+
+def _unit_cells(o: OutputRow) -> list[Any]:
+    c = o.unit
+    window = [v for w in c.window for v in w] if c.window is not None else ["", "", "", ""]
+    return [*c.position, *window, *c.inside, *(c.erf50 or ("", "")), *(c.erf95 or ("", ""))]
+
+
 def rf_csv(r: Report) -> str:
-    """One row per layer (and named block): receptive field per axis."""
-    header = ["model", "name", "type", *_SHAPE, *_RF, "rf_full_h", "rf_full_w", "notes"]
-    rows = [[r.name, x.name, x.type, *x.output_shape, *_rf_cells(x.rf), *x.rf_full.size, "; ".join(x.notes)]
-            for x in r.layers]
-    rows += [[r.name, b.name, "block:" + b.type, *b.output_shape, *_rf_cells(b.rf), *b.rf_full.size, ""]
+    """One row per layer, named block (type ``block:KIND``) and output (type ``output``): receptive field per
+    axis (largest and smallest unit window, period); the outputs' rows also have their centre unit's window,
+    the pixels of it inside the input and its effective receptive field."""
+    header = ["model", "name", "type", *_SHAPE, *_RF_UNITS, "rf_full_h", "rf_full_w", "notes", *_CENTRE_UNIT]
+    blank = [""] * len(_CENTRE_UNIT)
+    rows = [[r.name, x.name, x.type, *x.output_shape, *_rf_unit_cells(x.rf), *x.rf_full.size, "; ".join(x.notes),
+             *blank] for x in r.layers]
+    rows += [[r.name, b.name, "block:" + b.type, *b.output_shape, *_rf_unit_cells(b.rf), *b.rf_full.size, "", *blank]
              for b in r.blocks]
+    rows += [[r.name, o.name, "output", *o.shape, *_rf_unit_cells(o.rf), *o.rf_full.size, "", *_unit_cells(o)]
+             for o in r.outputs]
     return _csv(header, rows)
 
 
@@ -260,12 +293,14 @@ def markdown(t: Table) -> str:
 
 
 def footprint_json(items: list[tuple[str, Footprint]]) -> str:
-    """Footprints with exact per-axis counts, the 2-D map (or null) and the 50%/95% effective RF."""
+    """Footprints of the centre unit (``unit`` [h, w]) with exact per-axis counts, the 2-D map (or null) and the
+    50%/95% effective RF."""
     half, most = Fraction(1, 2), Fraction(95, 100)
     out = []
     for model, fp in items:
         out.append({
-            "model": model, "layer": fp.layer, "block": fp.block or None, "data_dependent": fp.data_dependent,
+            "model": model, "layer": fp.layer, "block": fp.block or None, "unit": list(fp.unit),
+            "data_dependent": fp.data_dependent,
             "rf": [len(a.counts) for a in fp.axes], "start": [a.start for a in fp.axes],
             "paths": [a.paths for a in fp.axes], "holes": [a.holes for a in fp.axes],
             "erf50": list(fp.erf(half)), "erf95": list(fp.erf(most)),

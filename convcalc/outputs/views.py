@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
-from convcalc.metrics.analysis import Comparison, Report
+from convcalc.metrics.analysis import Comparison, Field, Report
+from convcalc.metrics.centre import CentreUnit
 from convcalc.metrics.footprint import Footprint
 from convcalc.units import human, pair, ratio
 
@@ -40,7 +42,7 @@ def _outputs_note(r: Report) -> list[str]:
     """One line per output when a model has several: name, shape, receptive field and stride."""
     if len(r.outputs) <= 1:
         return []
-    return [f"output {o.name}: {shape(o.shape)}, RF {pair(o.rf.size)}, stride {pair(o.rf.stride)}" for o in r.outputs]
+    return [f"output {o.name}: {shape(o.shape)}, RF {rf_cell(o.rf)}, stride {pair(o.rf.stride)}" for o in r.outputs]
 
 
 def show_table(r: Report, exact: bool = False) -> Table:
@@ -71,7 +73,7 @@ def compare_table(c: Comparison, exact: bool = False, title: str = "compare") ->
     for r in c.alternatives:
         rows.append((c.label(r), human(r.params, exact), ratio(c.ratio(r, "params")), human(r.macs, exact),
                      ratio(c.ratio(r, "macs")), human(r.flops, exact), ratio(c.ratio(r, "flops")),
-                     human(r.activations, exact), shape(r.output_shape), pair(r.rf.size),
+                     human(r.activations, exact), shape(r.output_shape), rf_cell(r.rf),
                      f"{r.weight_layers}/{r.nonlinearities}"))
     notes = [f"ratios against {c.labels[0]!r}; activations = elements of all layer outputs; depth = weight "
              "layers / non-linearities"]
@@ -90,12 +92,61 @@ def zoo_table(reports: Sequence[Report], exact: bool = False) -> Table:
                  optional=(1,), wrap=frozenset({4}))
 
 
+def rf_cell(f: Field) -> str:
+    """The RF of a map per axis: the largest unit window, ``smallest–largest`` on an axis where they differ."""
+    return "×".join(str(big) if small == big else f"{small}–{big}" for small, big in zip(f.smallest, f.size,
+                                                                                         strict=True))
+
+
+def _periodic(f: Field) -> bool:
+    """Whether the units' windows are not all one window moved by the stride."""
+    return f.varies or f.period != (1, 1)
+
+
+def period_cell(f: Field) -> str:
+    """After how many units the windows repeat, per axis (∞: never); empty where every unit's window is the
+    first one moved by the stride."""
+    return "×".join("∞" if p is None else str(p) for p in f.period) if _periodic(f) else ""
+
+
+#: Centres with a larger denominator are shown to 3 digits (≈0.469), as the receptive-field notes show them.
+CENTRE_DENOMINATOR = 16
+
+
+def centre_cell(v: tuple[int | Fraction, int | Fraction], exact: bool = False) -> str:
+    """A centre per axis: exact where it reads well (3, 1/2, 8/9) or with ``exact``, else to 3 digits (≈0.469)."""
+    return "×".join(str(c) if exact or isinstance(c, int) or c.denominator <= CENTRE_DENOMINATOR
+                    else f"≈{float(c):.3g}" for c in v)
+
+
+def _rounded(fields: Sequence[Field], exact: bool) -> bool:
+    return not exact and any(isinstance(c, Fraction) and c.denominator > CENTRE_DENOMINATOR
+                             for f in fields for c in f.centre)
+
+
+def _rf_notes(r: Report, fields: Sequence[Field], exact: bool) -> list[str]:
+    notes = [f"input {shape(r.input_shape)}; RF, stride (jump) and padding are h×w in input pixels; centre of output "
+             "unit 0" + (" (≈: to 3 digits; --exact: exact)" if _rounded(fields, exact) else "")]
+    if any(_periodic(f) for f in fields):
+        notes.append("RF: the largest window of a unit, smallest–largest where the units' windows differ in size; "
+                     "period: the units after which the windows repeat (∞: never)")
+    return notes
+
+
 def rf_table(r: Report, exact: bool = False) -> Table:
-    """Per-layer receptive field: size, effective stride (jump), effective padding, centre (per axis)."""
+    """Per-layer receptive field: size (smallest–largest where units differ), period, effective stride (jump),
+    effective padding, centre (per axis)."""
     rows = []
     blocks_at: dict[str, list[str]] = {}
     for block in r.blocks:
         blocks_at.setdefault(block.output, []).append(block.name)
+    fields = [row.rf for row in r.layers]
+    varies = any(_periodic(f) for f in fields)
+
+    def cells(f: Field) -> tuple[str, ...]:
+        return (rf_cell(f), *((period_cell(f),) if varies else ()), pair(f.stride), pair(f.padding),
+                centre_cell(f.centre, exact))
+
     for row in r.layers:
         notes = list(row.notes)
         if row.rf_full != row.rf:
@@ -104,18 +155,47 @@ def rf_table(r: Report, exact: bool = False) -> Table:
             notes.append("data-dependent")
         if row.dead:
             notes.append("feeds no output")
-        rows.append((row.name, row.type, shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
-                     pair(row.rf.padding), pair(row.rf.centre), "; ".join(notes)))
+        rows.append((row.name, row.type, shape(row.output_shape), *cells(row.rf), "; ".join(notes)))
         for name in blocks_at.get(row.name, []):
             if name != row.name:
-                rows.append((f"[{name}]", "block", shape(row.output_shape), pair(row.rf.size), pair(row.rf.stride),
-                             pair(row.rf.padding), pair(row.rf.centre), ""))
-    notes = [f"input {shape(r.input_shape)}; RF, stride (jump) and padding are h×w in input pixels; "
-             "centre of output unit 0"]
-    notes.extend(r.notes)
-    notes.extend(_outputs_note(r))
-    return Table(r.name, ("layer", "type", "output", "RF", "stride", "padding", "centre", "notes"), rows, None,
-                 notes, optional=(1, 2), wrap=frozenset({7}))
+                rows.append((f"[{name}]", "block", shape(row.output_shape), *cells(row.rf), ""))
+    notes = _rf_notes(r, fields, exact)
+    notes.extend(r.notes)  # (the outputs have their own table: rf_outputs_table)
+    columns = ("layer", "type", "output", "RF", *(("period",) if varies else ()), "stride", "padding", "centre",
+               "notes")
+    n = len(columns)
+    return Table(r.name, columns, rows, None, notes, optional=(1, 2, n - 2, *((4,) if varies else ())),
+                 wrap=frozenset({n - 1}))
+
+
+def _span(w: tuple[int, int]) -> str:
+    return f"{w[0]}..{w[1]}"
+
+
+def _share(c: CentreUnit) -> str:
+    return "×".join("-" if (p := c.share(ax)) is None else "100%" if p == 1 else f"{float(100 * p):.1f}%"
+                    for ax in (0, 1))
+
+
+def rf_outputs_table(r: Report) -> Table:
+    """Each output of a model: shape, RF (smallest–largest where units differ), period, stride, and its centre
+    unit: index, window (first…last input pixel per axis), share of it inside the input, ERF50, ERF95."""
+    varies = any(_periodic(o.rf) for o in r.outputs)
+    rows = []
+    for o in r.outputs:
+        c = o.unit
+        window = "-" if c.window is None else f"{_span(c.window[0])}×{_span(c.window[1])}"
+        rows.append((o.name, shape(o.shape), rf_cell(o.rf), *((period_cell(o.rf),) if varies else ()),
+                     pair(o.rf.stride), f"({c.position[0]}, {c.position[1]})", window, _share(c),
+                     pair(c.erf50) if c.erf50 else "-", pair(c.erf95) if c.erf95 else "-"))
+    notes = ["window: the input pixels that the centre unit ((h − 1) // 2, (w − 1) // 2) depends on, first..last "
+             "(h×w; outside the input: padding); inside: its share in the input; ERF50, ERF95: the smallest centred "
+             "windows with 50% and 95% of its paths (as rf --map)"]
+    columns = ("output", "shape", "RF", *(("period",) if varies else ()), "stride", "centre unit", "window", "inside",
+               "ERF50", "ERF95")
+    k = 1 if varies else 0
+    return Table(f"{r.name}: outputs", columns, rows, None, notes, frozenset(),
+                 optional=(1, 4 + k, 6 + k, *((3,) if varies else ())))
 
 
 _SHADES = "░▒▓█"
@@ -126,10 +206,9 @@ MAP_ROWS, MAP_COLS = 64, 128
 def footprint_text(model: str, fp: Footprint) -> list[str]:
     """A footprint as text: which node stands for a named block, per-axis summary and counts, and the 2-D
     map (· marks a hole) where it fits."""
-    from fractions import Fraction
-
     h, w = fp.axes
-    lines = [f"{model}: footprint of one interior unit of {fp.layer!r} (paths from each input pixel, one channel)"]
+    lines = [f"{model}: footprint of the centre unit ({fp.unit[0]}, {fp.unit[1]}) of {fp.layer!r} (paths from each "
+             "input pixel, one channel)"]
     if fp.block:
         lines.append(f"  block {fp.block!r} → its output node {fp.layer!r}")
     for axis, a in (("h", h), ("w", w)):

@@ -263,7 +263,7 @@ ARGS: dict[str, set[str]] = {
     "layer_scale": {"init"}, "scale": {"value"},
     "linear": {"out", "bias"}, "flatten": set(), "dropout": {"p"}, "drop_path": {"p"}, "identity": set(),
     "channel_shuffle": {"groups"}, "pixel_shuffle": {"factor"}, "pixel_unshuffle": {"factor"},
-    "se": {"reduction", "width", "activation", "gate"}, "upsample": {"scale", "size", "mode"},
+    "se": {"reduction", "width", "activation", "gate"}, "upsample": {"scale", "size", "mode", "align_corners"},
     "leaky_relu": {"slope"}, "elu": {"alpha"}, "prelu": {"per_channel"},
     **{k: set() for k in ("relu", "relu6", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid", "mish",
                           "softmax")},
@@ -345,7 +345,11 @@ def layer_module(kind: str, a: dict[str, Any], shape: Shape, bias_default: bool)
         return SqueezeExcitation(c, width, ACTIVATIONS[act]({}, width), ACTIVATIONS[gate]({}, c))
     if kind == "upsample":
         mode = a.get("mode", "nearest")
-        extra = {"align_corners": False} if mode == "bilinear" else {}
+        corners = flag(a.get("align_corners", False))
+        if corners and mode != "bilinear":
+            raise Unsupported("align_corners without mode: bilinear")
+        # PyTorch's align_corners: false samples output v at (v + 1/2)·i/o − 1/2, true at v·(i − 1)/(o − 1)
+        extra = {"align_corners": corners} if mode == "bilinear" else {}
         if "size" in a:
             return nn.Upsample(size=pair(a["size"]), mode=mode, **extra)
         f = a["scale"] if isinstance(a["scale"], list) else [a["scale"], a["scale"]]
