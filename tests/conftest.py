@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,18 @@ def import_torch() -> Any:
     return pytest.importorskip(
         "torch", reason="the PyTorch cross-checks need torch: install PyTorch's CPU build, then "
                         "`python -m pip install '.[crosscheck]'` (README, Tests); CI requires them")
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread for the PyTorch cross-checks: the tensors are small, and OpenMP threads that wait
+    for each other cost far more than they gain, badly so on a busy machine (16× slower with 2 threads on a
+    loaded 2-core box). Use: ``pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]``."""
+    torch = import_torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def reference_rows(models: Collection[str]) -> list[dict[str, str]]:

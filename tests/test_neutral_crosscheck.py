@@ -28,7 +28,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from tests.neutral.builder import NeutralNet, build  # noqa: E402
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 EXAMPLES = int(os.environ.get("CONVCALC_NEUTRAL_EXAMPLES", "300"))
 RANDOM = bool(os.environ.get("CONVCALC_FUZZ_RANDOM"))
 
@@ -61,14 +60,6 @@ FEATURES = {
     "upsample-bilinear", "separable-multiplier", "up-down", "ceil_mode", "dilation", "groups", "output_padding",
     "shadowed-name",
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def user_names(r: Report) -> dict[str, tuple[tuple[int, ...], str]]:

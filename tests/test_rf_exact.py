@@ -62,18 +62,10 @@ torch = import_torch()
 from tests.neutral.builder import NeutralNet, build  # noqa: E402
 from tests.neutral.probe import Probe, backward_supports, channel_supports, forward_supports  # noqa: E402
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 EXAMPLES = int(os.environ.get("CONVCALC_RF_EXAMPLES", "500"))
 RANDOM = bool(os.environ.get("CONVCALC_FUZZ_RANDOM"))
 BIG = 1 << 30
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def graphs_of(text: str) -> list[Graph]:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from convcalc.kinds.torch_modules import CroppedTransposed as _CroppedTransposed  # noqa: E402
 from convcalc.torch_export import ConvcalcNet, to_torch  # noqa: E402
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted([*ROOT.glob("specs/seed/*.yaml"), *ROOT.glob("specs/rf/*.yaml"), *ROOT.glob("convcalc/zoo/*.yaml")])
 
@@ -74,16 +73,6 @@ PROBE_SIZES = (65, 97, 129, 161, 193)
 #: Nodes probed per model on big specs (evenly spread, always including the last spatial one).
 PROBE_NODES = 6
 
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: the tensors are small, and OpenMP threads that wait for each other cost far
-    more than they gain, badly so on a busy machine (here 16× slower with 2 threads on a loaded 2-core box)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- loading
