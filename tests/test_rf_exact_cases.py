@@ -325,13 +325,18 @@ def test_bilinear_by_a_real_factor_that_keeps_an_axis_copies_it() -> None:
     assert c.windows("Up", 0, at=3) == [(0, 0), (1, 1)] == c.measured_along("Up", 0, at=3)
 
 
-def test_align_corners_from_a_single_row_keeps_the_stride() -> None:
-    """One row upsampled ×2 with align_corners (both rows read row 0: (i − 1)/(o − 1) = 0), then a stride-2
-    conv back to one row: the body keeps the shape and the stride of a one-unit axis says nothing, so no
-    projection (convcalc applied it, the neutral builder, like torchvision, where the shape changes)."""
-    c = proved(spec("1x4", "residual: {body: [upsample: {scale: [2, 1], mode: bilinear, align_corners: true}, "
-                           "conv: {out: 1, kernel: 1, stride: [2, 1]}], projection: [pwconv: {out: 1}]}"))
-    assert [n.kind for n in c.g.nodes] == ["input", "upsample", "conv", "add"]
+def test_align_corners_from_a_single_row_changes_the_stride() -> None:
+    """One row upsampled ×2 with align_corners (both rows read row 0: (i − 1)/(o − 1) = 0, effective stride 0),
+    then a stride-2 conv back to one row: the shape is kept but the effective stride changed (1 → 0), and
+    convcalc's documented rule builds the projection then, as for a strided body on a 1×1 map (torchvision
+    builds it there: tests/test_spec.py). The windows are still proved without it (the neutral builder
+    projects only where the shape changes)."""
+    (r,) = analyze_text(spec("1x4", "residual: {body: [upsample: {scale: [2, 1], mode: bilinear, "
+                                    "align_corners: true}, conv: {out: 1, kernel: 1, stride: [2, 1]}], "
+                                    "projection: [pwconv: {name: down, out: 1}]}"), "one.yaml")
+    assert [x.type for x in r.layers] == ["upsample", "conv", "pwconv", "add"]
+    proved(spec("1x4", "residual: {body: [upsample: {scale: [2, 1], mode: bilinear, align_corners: true}, "
+                       "conv: {out: 1, kernel: 1, stride: [2, 1]}]}"))
 
 
 def test_a_one_row_merge_has_no_spacing_note() -> None:

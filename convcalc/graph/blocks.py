@@ -222,9 +222,7 @@ class BlockWalker:
         if self.nodes[x].shape != self.nodes[y].shape:
             return True
         self.rf.upto(y)
-        # (on an axis of one unit the stride says nothing: an align_corners resize from one row has jump 0)
-        return any(self.nodes[x].rf[ax].jump != self.nodes[y].rf[ax].jump and self.nodes[y].shape[1 + ax] > 1
-                   for ax in (0, 1))
+        return any(self.nodes[x].rf[ax].jump != self.nodes[y].rf[ax].jump for ax in (0, 1))
 
     def _branches(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope, ctx: Ctx,
                   full: str | None, outer: Scope) -> int | None:
