@@ -20,11 +20,10 @@ from convcalc.kinds.core import (
     Shape,
     area,
     axis_out,
-    k_eff,
     register,
-    resolve_padding,
+    window_reads,
 )
-from convcalc.kinds.reads import AxisReads, Channels, transposed, window
+from convcalc.kinds.reads import AxisReads, Channels, transposed
 from convcalc.kinds.values import Padding, Pair, boolean, nonneg_pair, one_of, padding, pos_pair, positive
 
 if TYPE_CHECKING:
@@ -167,21 +166,15 @@ def deform_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 
 
 def conv_rf(layer: Layer, inp: Shape) -> AxisReads:
-    """A sliding window of k taps d apart, stride s, p_begin per axis; deconv: the transposed map (unit u reads
-    every v with v·s + t·d − p_begin = u); separable and pwconv: the depthwise window / the unit itself."""
+    """A sliding window of k taps d apart, stride s, p_begin per axis (separable: its depthwise window);
+    deconv: the transposed map (unit u reads every v with v·s + t·d − p_begin = u)."""
     a = layer.args
     assert isinstance(a, ConvArgs)
-    if layer.kind == "pwconv":
-        return window(1, a.stride[0], 0), window(1, a.stride[1], 0)
-    out = []
-    for ax, i in enumerate((inp.h, inp.w)):
-        if layer.kind == "deconv":
-            assert a.padding != "same"
-            out.append(transposed(a.kernel[ax], a.stride[ax], a.padding[ax][0], a.dilation[ax]))
-        else:
-            pb, _ = resolve_padding(a.padding, ax, i, k_eff(a.kernel[ax], a.dilation[ax]), a.stride[ax])
-            out.append(window(a.kernel[ax], a.stride[ax], pb, a.dilation[ax]))
-    return out[0], out[1]
+    if layer.kind != "deconv":
+        return window_reads(a.kernel, a.stride, a.padding, a.dilation, inp)
+    assert a.padding != "same"
+    h, w = (transposed(a.kernel[ax], a.stride[ax], a.padding[ax][0], a.dilation[ax]) for ax in (0, 1))
+    return h, w
 
 
 def conv_channels_rule(layer: Layer, inp: Shape) -> Channels:
