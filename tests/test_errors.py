@@ -86,7 +86,7 @@ def test_missing_layers_and_input() -> None:
 
 def test_linear_needs_flat_input() -> None:
     msg = errors("input: {channels: 3, size: 4}\nlayers:\n  - linear: {out: 2}\n")
-    assert "linear needs a C×1×1 input, found 3×4×4" in msg
+    assert "linear needs a C×1×1 input or a token sequence C×1×N, found 3×4×4" in msg
     assert "add `flatten` or `global_avgpool`" in msg
 
 
@@ -115,13 +115,15 @@ def test_every_kind_is_in_exactly_one_group() -> None:
     from convcalc.kinds import GROUPS, KINDS, kinds_by_group
 
     groups = kinds_by_group()
-    assert list(groups) == list(GROUPS) == ["conv", "pool", "norm", "activation", "other"]
+    assert list(groups) == list(GROUPS) == ["conv", "pool", "norm", "activation", "attention", "other"]
     listed = [k for kinds in groups.values() for k in kinds]
     assert sorted(listed) == sorted(KINDS)  # each kind once
     assert groups["conv"] == ["conv", "dwconv", "pwconv", "separable", "deconv", "deform"]
     assert groups["pool"] == ["maxpool", "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool",
                               "adaptive_maxpool"]
     assert groups["norm"] == ["bn", "layernorm", "groupnorm", "layer_scale", "scale"]
+    assert groups["attention"] == ["attention", "patch_merging", "psa_attention", "tokens", "class_token", "pos_embed",
+                                   "select_token", "to_map"]
     assert groups["other"] == ["linear", "se", "flatten", "dropout", "drop_path", "identity", "channel_shuffle",
                                "pixel_shuffle", "pixel_unshuffle", "upsample"]
 

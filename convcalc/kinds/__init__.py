@@ -2,10 +2,11 @@
 
 Importing this package registers every kind into :data:`KINDS`. The families: ``conv`` (convolutions),
 ``pool`` (pooling), ``norm`` (normalisation and scaling), ``activation``, ``linear`` (linear, SE),
-``reshape`` (flatten, shuffles, upsampling, dropout); ``merge`` holds the multi-input nodes.
+``reshape`` (flatten, shuffles, upsampling, dropout), ``tokens`` (token sequences), ``attention``
+(attention, patch merging); ``merge`` holds the multi-input nodes.
 """
 
-from convcalc.kinds import activation, conv, linear, norm, pool, reshape  # noqa: F401  (registers the kinds)
+from convcalc.kinds import activation, attention, conv, linear, norm, pool, reshape, tokens  # noqa: F401  (registers)
 from convcalc.kinds.core import GROUPS, KINDS, Cost, Kind, Layer, LayerShapeError, Shape, kind_group, kinds_by_group
 
 #: Layer kinds with learnable weights (counted as "weight layers" in depth).

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from convcalc.kinds.reads import SAME, AxisReads, Channels, window
+from convcalc.kinds.reads import SAME, AxisReads, Channels, LayerReads, window
 from convcalc.kinds.values import Padding, Pair
 
 if TYPE_CHECKING:  # torch is an optional extra: only the PyTorch rules import it, when called
@@ -164,14 +164,14 @@ def window_reads(kernel: Pair, stride: Pair, pad: Padding, dilation: Pair, inp: 
 Parser = Callable[[object], Any]
 ShapeFn = Callable[[Layer, Shape], Shape]
 CostFn = Callable[[Layer, Shape, Shape], Cost]
-RFFn = Callable[[Layer, Shape], AxisReads]
+RFFn = Callable[[Layer, Shape], LayerReads]
 ChannelsFn = Callable[[Layer, Shape], Channels]
 TorchFn = Callable[[Layer, Shape, Shape, bool], "nn.Module"]
 #: A check of a kind's arguments together (e.g. "exactly one of"): (message, hint), or ("", "") when fine.
 CheckFn = Callable[[Mapping[str, Any]], tuple[str, str]]
 
 #: The groups the kinds are listed in (an unknown kind's hint), in this order.
-GROUPS = ("conv", "pool", "norm", "activation", "other")
+GROUPS = ("conv", "pool", "norm", "activation", "attention", "other")
 
 
 def same_channels(layer: Layer, inp: Shape) -> Channels:
@@ -217,6 +217,9 @@ class Kind(NamedTuple):
     channels: ChannelsFn = same_channels
     #: a global gate's groups of channels (SE: 1, all channels; groupnorm: its groups)
     gate_groups: Callable[[Layer], int] = one_group
+    #: mixes tokens (attention): a unit reads a window of tokens or all of them, not centred on itself, so a
+    #: residual around it is not checked for alignment; returns its receptive-field note ("" for none)
+    attends: Callable[[Layer, Shape], str] | None = None
 
 
 #: Every layer kind convcalc knows, by name, in registration order (filled by the family modules).

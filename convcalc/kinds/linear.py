@@ -1,6 +1,7 @@
 """Fully connected layers: linear, and squeeze-and-excitation (se) as one kind.
 
-Notation: C = channels, β = 1 with bias. A linear layer takes a C×1×1 input (after flatten or a global pool).
+Notation: C = channels, β = 1 with bias. A linear layer takes a C×1×1 input (after flatten or a global pool),
+or a token sequence C×1×N, on which it acts on each token (as ``nn.Linear`` on N×C).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ class SEArgs(NamedTuple):
 
 
 def linear_shape(layer: Layer, inp: Shape) -> Shape:
-    """C×1×1 → out×1×1."""
+    """C×1×1 → out×1×1; a sequence C×1×N → out×1×N."""
     a = layer.args
     assert isinstance(a, LinearArgs)
-    if inp.h != 1 or inp.w != 1:
-        raise LayerShapeError(f"linear needs a C×1×1 input, found {inp}", "add `flatten` or `global_avgpool` before it")
-    return Shape(a.out, 1, 1)
+    if inp.h != 1:
+        raise LayerShapeError(f"linear needs a C×1×1 input or a token sequence C×1×N, found {inp}",
+                              "add `flatten` or `global_avgpool` before it (or `tokens` for a sequence; "
+                              "`pwconv` is a linear layer at each position of a map)")
+    return Shape(a.out, 1, inp.w)
 
 
 def se_width(layer: Layer, c: int) -> int:
@@ -57,11 +60,10 @@ def se_check(args: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def linear_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
-    """Linear: params = in·out + β·out; macs = in·out; adds = β·out."""
+    """Linear on N tokens (N = 1 on a C×1×1 input): params = in·out + β·out; macs = N·in·out; adds = N·β·out."""
     a = layer.args
     assert isinstance(a, LinearArgs)
-    b = a.out if a.bias else 0
-    return Cost(params=inp.c * a.out + b, macs=inp.c * a.out, adds=b)
+    return conv_cost(inp.c, a.out, 1, 1, 1, area(inp), a.bias)
 
 
 def se_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
@@ -81,13 +83,18 @@ def se_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 
 
 def linear_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
-    """``nn.Linear`` on the flattened C×1×1 input; SE as pool → conv → act → conv → gate → scale."""
+    """``nn.Linear`` on the flattened C×1×1 input (on each token of a sequence); SE as pool → conv → act →
+    conv → gate → scale."""
+    from torch import nn as tnn
+
     from convcalc.kinds import torch_modules as tm
 
     a = layer.args
     if isinstance(a, SEArgs):
         return tm.SqueezeExcite(inp.c, se_width(layer, inp.c), a.activation, a.gate, probe)
     assert isinstance(a, LinearArgs)
+    if inp.w > 1:
+        return tm.ChannelsLast(tnn.Linear(inp.c, a.out, a.bias))
     return tm.Linear(inp.c, a.out, a.bias)
 
 

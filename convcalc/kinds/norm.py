@@ -77,8 +77,13 @@ def bn_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
     buffers 2C (running mean/var), muls C·H·W (scale), adds C·H·W (shift)."""
     a = layer.args
     assert isinstance(a, BNArgs)
+    return batch_norm(inp, a.scale, a.center)
+
+
+def batch_norm(inp: Shape, scale: bool = True, center: bool = True) -> Cost:
+    """The batch norm of :func:`bn_cost` on a map of this shape."""
     n = size(inp)
-    return Cost(params=(int(a.scale) + int(a.center)) * inp.c, buffers=2 * inp.c, adds=n, muls=n)
+    return Cost(params=(int(scale) + int(center)) * inp.c, buffers=2 * inp.c, adds=n, muls=n)
 
 
 def normalise_cost(sets: int, per_set: int, c: int, affine: bool, bias: bool) -> Cost:

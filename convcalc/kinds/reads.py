@@ -50,6 +50,22 @@ MAX_PERIOD = 4096
 
 AxisReads = tuple[Reads | Spread, Reads | Spread]
 
+
+class ReadsUnion(NamedTuple):
+    """A layer that is no product of one map per axis (a flatten of a map into a token sequence, and back):
+    a unit reads the union of what each part's pair of axis maps gives it (each unit is in one part)."""
+
+    parts: tuple[AxisReads, ...]
+
+
+#: What a kind's receptive-field rule returns: reads per axis, or a union of them.
+LayerReads = AxisReads | ReadsUnion
+
+
+def parts_of(reads: LayerReads) -> tuple[AxisReads, ...]:
+    """The products of a layer's reads (one, unless it is a :class:`ReadsUnion`)."""
+    return reads.parts if isinstance(reads, ReadsUnion) else (reads,)
+
 #: Each unit reads the unit at its own position.
 POINT = Reads(1, 1, ((Run(0, 1, 1, ONE),),))
 #: A broadcast axis of length 1: every unit reads unit 0.
@@ -149,6 +165,40 @@ def phase_of(r: int, i: int) -> Reads:
 def offset(r: int, i: int) -> Reads:
     """pixel_unshuffle r, the sub-position i (or flatten's pixel i of r): unit u reads u·r + i."""
     return Reads(1, r, ((Run(i, 1, 1, ONE),),))
+
+
+def tiles(w: int, s: int = 0) -> Reads:
+    """Attention within tiles of w units whose edges lie at s mod w (windows shifted by s, as Swin's cyclic
+    shift with its mask): unit u reads every unit of its tile, each tap 1/w. Unshifted unit q·w + φ reads
+    q·w … q·w + w − 1; shifted, units φ ≥ s read q·w + s …, units φ < s the tile before (its last s units
+    are theirs). A tile of the whole axis (w = n, s = 0) is global attention: every unit reads all n."""
+    s %= w
+    weight = Fraction(1, w)
+    return Reads(w, w, tuple((Run(s if phi >= s else s - w, 1, w, weight),) for phi in range(w)))
+
+
+def grid(n: int, g: int) -> Reads:
+    """Grid attention (MaxViT) on an axis of n = g·t units: unit u reads the g units ≡ u (mod t), t apart,
+    each tap 1/g (period n: unit q·n + φ reads q·n + φ mod t + k·t, k < g)."""
+    t = n // g
+    weight = Fraction(1, g)
+    return Reads(n, n, tuple((Run(phi % t, t, g, weight),) for phi in range(n)))
+
+
+def row_to_tokens(h: int, w: int, y: int) -> AxisReads:
+    """Row y of an h×w map flattened to a sequence of h·w tokens (row-major): the one row of the sequence
+    reads row y (unit v: v·h + y); token n reads column n − y·w where y·w ≤ n < (y + 1)·w, nothing
+    elsewhere (period h·w, shift w)."""
+    n = h * w
+    cols = tuple(((Run(phi - y * w, 1, 1, ONE),) if y * w <= phi < (y + 1) * w else ()) for phi in range(n))
+    return offset(h, y), Reads(n, w, cols)
+
+
+def tokens_to_row(h: int, w: int, y: int, skip: int) -> AxisReads:
+    """Row y of an h×w map made from a sequence (its first ``skip`` tokens left out): units of row y (period
+    h, shift 1) read the sequence's one row; unit x of it reads token skip + y·w + x."""
+    rows = tuple(((Run(0, 1, 1, ONE),) if phi == y else ()) for phi in range(h))
+    return Reads(h, 1, rows), Reads(1, 1, ((Run(skip + y * w, 1, 1, ONE),),))
 
 
 # ---------------------------------------------------------------- channels

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
 from convcalc.kinds.core import Shape
-from convcalc.kinds.reads import POINT, AxisReads, Channels, nearest, offset, phase_of, whole
+from convcalc.kinds.reads import POINT, Channels, LayerReads, nearest, offset, phase_of, whole
 from convcalc.metrics.support import START, Support, apply, merged
 
 Field = tuple[tuple[int, Support], ...]
@@ -88,7 +88,7 @@ def sliced(f: Field, a: int, n: int) -> Field:
     return coalesce(part(f, a, a + n))
 
 
-def _mix(runs: Sequence[tuple[int, Support]], reads: AxisReads) -> Support:
+def _mix(runs: Sequence[tuple[int, Support]], reads: LayerReads) -> Support:
     return apply(support(tuple(runs)), reads)
 
 
@@ -97,7 +97,7 @@ def coarse(rule: Channels, out: Shape) -> bool:
     return rule.how == "flatten" and out.c > FLAT_LIMIT
 
 
-def through(f: Field, rule: Channels, reads: AxisReads, inp: Shape, out: Shape) -> Field:
+def through(f: Field, rule: Channels, reads: LayerReads, inp: Shape, out: Shape) -> Field:
     """The field of a layer's output from its input's field (a flatten of more than FLAT_LIMIT values keeps
     one support for all its channels: see :func:`coarse`)."""
     how = rule.how

@@ -20,7 +20,7 @@ from convcalc.errors import Diagnostic, Location, UsageError
 from convcalc.graph import Graph, Node
 from convcalc.kinds.core import KINDS
 from convcalc.kinds.merge import broadcasts
-from convcalc.kinds.reads import POINT, AxisReads, Reads, Spread, offset, phase_of
+from convcalc.kinds.reads import POINT, AxisReads, Reads, Spread, offset, parts_of, phase_of
 from convcalc.metrics.channels import support
 from convcalc.metrics.support import unit
 
@@ -126,15 +126,17 @@ def _back_channels(graph: Graph, node: Node, chans: Chans) -> list[tuple[int, Ch
     rule = kind.channels(node.layer, src.shape)
     i, how, r = node.inputs[0], rule.how, rule.factor
     if how == "same":
-        return [(i, chans, reads)]
+        return [(i, chans, rd) for rd in parts_of(reads)]
     if how == "groups":
         gi, go = src.shape.c // rule.groups, node.shape.c // rule.groups
         # a run of output channels a … b − 1 touches the groups a // go … (b − 1) // go, whose inputs are a run
         spans = {((a // go) * gi, ((b - 1) // go + 1) * gi) for a, b in chans}
-        return [(i, _runs({c for lo, hi in spans for c in range(lo, hi)}) if len(spans) > 1 else tuple(spans), reads)]
+        got = _runs({c for lo, hi in spans for c in range(lo, hi)}) if len(spans) > 1 else tuple(spans)
+        return [(i, got, rd) for rd in parts_of(reads)]
+    prod = parts_of(reads)[0]  # the other channel rules are products per axis
     if how == "shuffle":
         per = src.shape.c // rule.groups
-        return [(i, _runs({(k % rule.groups) * per + k // rule.groups for k in _each(chans)}), reads)]
+        return [(i, _runs({(k % rule.groups) * per + k // rule.groups for k in _each(chans)}), prod)]
     by_sub: dict[tuple[int, int], set[int]] = defaultdict(set)
     if how == "pixel_shuffle":
         for k in _each(chans):
@@ -150,7 +152,7 @@ def _back_channels(graph: Graph, node: Node, chans: Chans) -> list[tuple[int, Ch
     assert how == "flatten"
     hw = src.shape.h * src.shape.w
     if node.shape.c > 4096:
-        return [(i, ((0, src.shape.c),), reads)]
+        return [(i, ((0, src.shape.c),), prod)]
     for k in _each(chans):
         c, pix = divmod(k, hw)
         by_sub[divmod(pix, src.shape.w)].add(c)

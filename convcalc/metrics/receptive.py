@@ -77,6 +77,10 @@ class ReceptivePass:
         self.reported: set[int] = set()
         #: nodes whose channels come from a flatten too large for a window per channel (FLAT_LIMIT)
         self.coarse: set[int] = set()
+        #: nodes fed by an attention layer through single-input layers (a merge with them is not aligned)
+        self.attended: set[int] = set()
+        #: nodes after a layer whose note said its units read the whole input (said once per path)
+        self.said: set[int] = set()
 
     def upto(self, last: int) -> None:
         """Compute every node up to and including index ``last``."""
@@ -94,6 +98,10 @@ class ReceptivePass:
             self.reported.add(node.index)
         if node.layer is None and any(i in self.coarse for i in node.inputs):
             self.coarse.add(node.index)
+        if any(i in self.said for i in node.inputs):
+            self.said.add(node.index)
+        if len(srcs) == 1 and srcs[0].index in self.attended:
+            self.attended.add(node.index)
         if node.layer is not None:
             self._layer(node, srcs[0])
         elif node.kind == "split":
@@ -144,6 +152,12 @@ class ReceptivePass:
                 node.notes.append(COARSE)
         if kind.global_gate:
             full = self._gated(full, src, kind.gate_groups(layer))
+        if kind.attends is not None:
+            self.attended.add(node.index)
+            note = kind.attends(layer, src.shape)
+            if note and node.index not in self.said:
+                node.notes.append(note)
+                self.said.add(node.index)
         node.windows, node.windows_full = local, full
         node.data_dependent = node.data_dependent or kind.data_dependent
 
@@ -176,6 +190,8 @@ class ReceptivePass:
                 detail = ", ".join(f"{s.name!r} jump {_px(Fraction(s.rf[ax].jump))}" for s in local)
                 node.notes.append(f"merges different effective strides on the {axis} axis: {detail}; the windows "
                                   f"drift across the map (the stride shown is {local[0].name!r}'s)")
+            if any(s.index in self.attended for s in local):
+                continue  # attention's units read whole windows: a residual around it is not centred by design
             least, most = misalignment(supports, ax, shape.h if ax == 0 else shape.w)
             if most:
                 centres = ", ".join(f"{s.name!r} centre {_px(Fraction(s.rf[ax].centre))}" for s in local)

@@ -18,7 +18,7 @@ from fractions import Fraction
 from math import lcm
 from typing import NamedTuple
 
-from convcalc.kinds.reads import POINT, Reads, Spread
+from convcalc.kinds.reads import POINT, LayerReads, ReadsUnion
 from convcalc.metrics.windows import INPUT, AnyTerm, Bound, Entry, Slot, bound_of, compose, join, union
 
 Part = tuple[AnyTerm, AnyTerm]
@@ -41,8 +41,10 @@ def normal(parts: Iterable[tuple[Part, Fraction]]) -> Support:
     return tuple(out)
 
 
-def apply(s: Support, reads: tuple[Reads | Spread, Reads | Spread]) -> Support:
-    """The support after a layer that reads ``reads`` per axis."""
+def apply(s: Support, reads: LayerReads) -> Support:
+    """The support after a layer that reads ``reads`` per axis (a union: each part's, together)."""
+    if isinstance(reads, ReadsUnion):
+        return normal(((compose(p[0], r[0]), compose(p[1], r[1])), Fraction(1)) for r in reads.parts for p in s)
     if reads == (POINT, POINT):
         return s
     if len(s) == 1:
