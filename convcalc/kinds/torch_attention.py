@@ -202,7 +202,7 @@ class PatchMerging(nn.Module):
         h, w = x.shape[2:]
         x = F.pad(x.permute(0, 2, 3, 1), (0, 0, 0, w % 2, 0, h % 2))
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
-        y = self.reduction(self.norm(x)) if self.norm_before else self.norm(self.reduction(x))
+        y: Tensor = self.reduction(self.norm(x)) if self.norm_before else self.norm(self.reduction(x))
         return y.permute(0, 3, 1, 2)
 
 
