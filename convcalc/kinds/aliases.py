@@ -33,6 +33,10 @@ KIND_ALIASES: dict[str, str] = {
     "GELU": "gelu", "SiLU": "silu", "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid",
     "Linear": "linear", "Dropout": "dropout", "Flatten": "flatten", "Identity": "identity",
     "Upsample": "upsample", "ChannelShuffle": "channel_shuffle",
+    "MultiheadAttention": "attention", "MultiHeadAttention": "attention", "SelfAttention": "attention",
+    "ShiftedWindowAttention": "attention", "ShiftedWindowAttentionV2": "attention", "WindowAttention": "attention",
+    "RelativePositionalMultiHeadAttention": "attention", "PatchMerging": "patch_merging",
+    "PatchMergingV2": "patch_merging", "PatchEmbed": "conv", "PositionalEmbedding": "pos_embed",
     # Keras
     "Conv2D": "conv", "Conv2DTranspose": "deconv", "DepthwiseConv2D": "dwconv", "SeparableConv2D": "separable",
     "MaxPooling2D": "maxpool", "AveragePooling2D": "avgpool", "GlobalAveragePooling2D": "global_avgpool",
@@ -45,6 +49,9 @@ KIND_ALIASES: dict[str, str] = {
     "layer_norm": "layernorm", "ln": "layernorm", "group_norm": "groupnorm", "gn": "groupnorm",
     "space_to_depth": "pixel_unshuffle", "depth_to_space": "pixel_shuffle", "stochastic_depth": "drop_path",
     "sum": "add", "multiply": "mul", "cat": "concat", "concatenate": "concat", "interpolate": "upsample",
+    "mhsa": "attention", "msa": "attention", "self_attention": "attention", "window_attention": "attention",
+    "grid_attention": "attention", "pos_embedding": "pos_embed", "position_embedding": "pos_embed",
+    "cls_token": "class_token", "register_tokens": "class_token", "patchify": "tokens",
 }
 #: Other names for concepts convcalc writes differently.
 KIND_HINTS: dict[str, str] = {
@@ -61,7 +68,8 @@ ARG_ALIASES: dict[str, str] = {
     "out_channels": "out", "filters": "out", "num_filters": "out", "channels": "out", "num_output": "out",
     "out_features": "out", "units": "out", "kernel_size": "kernel", "pool_size": "kernel", "strides": "stride",
     "dilation_rate": "dilation", "use_bias": "bias", "depth_multiplier": "multiplier", "output_size": "size",
-    "scale_factor": "scale", "rate": "p", "interpolation": "mode",
+    "scale_factor": "scale", "rate": "p", "interpolation": "mode", "num_heads": "heads", "n_heads": "heads",
+    "window_size": "window", "shift_size": "shift", "partition_size": "window",
 }
 #: Arguments that give what convcalc takes from the previous layer.
 _INPUT_ARGS = ("in_channels", "in_features", "num_features", "input_shape", "input_channels")

@@ -9,6 +9,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "efficientnet": tuple(f"efficientnet_b{i}" for i in range(8)),  # efficientnet_b0 … efficientnet_b7
     "efficientnet_v2": ("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"),
     "convnext": ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large"),
+    "vit": ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"),
+    "swin": ("swin_t", "swin_s", "swin_b"),
+    "swin_v2": ("swin_v2_t", "swin_v2_s", "swin_v2_b"),
     "mobilenet_v3": ("mobilenet_v3_large", "mobilenet_v3_small"),
     "resnet": ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
                "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"),
