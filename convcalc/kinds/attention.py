@@ -30,7 +30,7 @@ from convcalc.kinds.conv import conv_cost
 from convcalc.kinds.core import AXES, Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import all_channels, batch_norm, normalise_cost, same_shape
 from convcalc.kinds.reads import AxisReads, grid, tiles, window
-from convcalc.kinds.values import ArgError, Pair, boolean, choice, nonneg_pair, number, pos_pair, positive
+from convcalc.kinds.values import Pair, boolean, choice, nonneg_pair, pos_pair, positive, positive_number
 
 if TYPE_CHECKING:
     from torch import nn
@@ -301,13 +301,6 @@ def psa_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
     return ta.PSAAttention(inp.c, a.heads, kd, d, probe)
 
 
-def _ratio(v: object) -> float:
-    x = number(v)
-    if x <= 0:
-        raise ArgError("a number > 0", v)
-    return x
-
-
 register(
     Kind("attention", AttentionArgs,
          {"heads": positive, "head_dim": positive, "out": positive, "qkv_bias": boolean, "proj_bias": boolean,
@@ -319,7 +312,7 @@ register(
     Kind("patch_merging", MergeArgs, {"out": positive, "norm": choice("before", "after")}, (),
          "Swin's patch merging: 2×2 patches concatenated, LayerNorm and linear 4C → 2C", "attention",
          merging_shape, merging_cost, merging_rf, merging_torch, weights=True, channels=all_channels),
-    Kind("psa_attention", PSAArgs, {"heads": positive, "attn_ratio": _ratio}, ("heads",),
+    Kind("psa_attention", PSAArgs, {"heads": positive, "attn_ratio": positive_number}, ("heads",),
          "Ultralytics' attention over the positions of a map (YOLO11 C2PSA)", "attention", same_shape, psa_cost,
          psa_rf, psa_torch, weights=True, channels=all_channels, attends=global_note),
 )

@@ -130,6 +130,14 @@ def number(v: object) -> float:
     return float(v)
 
 
+def positive_number(v: object) -> float:
+    """A real number > 0 (an attention ratio)."""
+    x = number(v)
+    if x <= 0:
+        raise ArgError("a number > 0", v)
+    return x
+
+
 def probability(v: object) -> float:
     p = number(v)
     if not 0 <= p <= 1:
@@ -186,6 +194,8 @@ def parser_schema(p: Callable[[object], Any]) -> dict[str, Any]:
                         "maxItems": 2}]}
     elif p is number:
         s = {"type": "number"}
+    elif p is positive_number:
+        s = {"type": "number", "exclusiveMinimum": 0}
     elif hasattr(p, "options"):
         s = {"enum": list(p.options)}
     elif hasattr(p, "values"):

@@ -166,6 +166,19 @@ def _presence(s: Support, ax: int, m: int) -> list[tuple[AnyTerm, ...]]:
     return [tuple(s[i][ax] for i in key) for key in seen if key]
 
 
+def _first_window(s: Support, ax: int, u: int, m: int) -> Slot:
+    """Unit u's window on axis ``ax`` where all parts are present at every unit of the other axis (m units);
+    otherwise as seen from the first unit of the other axis at which u reads anything (a token sequence:
+    token 0's row, not the union of every row)."""
+    if all(p[1 - ax].empties() is None for p in s):
+        return axis_at(s, ax, u)
+    for v in range(min(m, lcm(*(p[1 - ax].period for p in s)))):
+        got = unit(s, u, v) if ax == 0 else unit(s, v, u)
+        if got is not None:
+            return got[ax]
+    return None
+
+
 def summary(s: Support, ax: int, n: int, m: int) -> AxisRF:
     """The receptive field on axis ``ax`` of a map of n units on it and m on the other axis."""
     if any(isinstance(p[ax], Bound) for p in s):
@@ -185,10 +198,10 @@ def summary(s: Support, ax: int, n: int, m: int) -> AxisRF:
     # (a map of one unit on the axis repeats trivially, whatever its parts' jumps)
     period = 1 if n == 1 else union([(p[ax], Fraction(1)) for p in s]).period if len(jumps) == 1 else None
     jump = first.jump
-    e, at = axis_at(s, ax, 0), 0
+    e, at = _first_window(s, ax, 0, m), 0
     while e is None and at < 4 * first.period:
         at += 1
-        e = axis_at(s, ax, at)
+        e = _first_window(s, ax, at, m)
     if e is None:
         return AxisRF(big, small, period, _exact(jump), 0, 0)
     return AxisRF(big, small, period, _exact(jump), _exact(Fraction(e.lo) - at * jump), _exact(e.centre - at * jump))
