@@ -7,6 +7,7 @@ checkout of milesial/Pytorch-UNet (GPL: keep it outside this repository; only it
     git clone https://github.com/milesial/Pytorch-UNet /tmp/unet_ref  # commit 21d7850f2af3...
     /tmp/tv/bin/python benchmarks/reference_figures.py --unet-src /tmp/unet_ref --unet-commit <sha>
     /tmp/tv/bin/python benchmarks/reference_figures.py --small-inputs  # only tests/data/small-inputs.csv
+    /tmp/tv/bin/python benchmarks/reference_figures.py --attention /tmp/att.csv  # only ViT, Swin, MaxViT
 
 Conventions (as in shared/reference/README.md): CPU, batch 1, zeros input, ``eval()``, ``no_grad()``;
 ``params`` = sum of ``numel()`` over ``parameters()``; ``macs`` = FlopCounterMode total / 2 (conv, linear
@@ -296,6 +297,45 @@ def family_rows(names: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+#: The attention models (issue 13) and their sizes: the published weights' crop sizes first (each weight's,
+#: as ``image_size`` for ViT), then off-native sizes (Swin: windows and patch merging padded at 320, 200).
+ATTENTION: dict[str, tuple[int, ...]] = {
+    "vit_b_16": (224, 384), "vit_b_32": (224, 384), "vit_l_16": (224, 512), "vit_l_32": (224,),
+    "vit_h_14": (224, 518), **dict.fromkeys(("swin_t", "swin_s", "swin_b"), (224, 256, 320, 200, 192)),
+    **dict.fromkeys(("swin_v2_t", "swin_v2_s", "swin_v2_b"), (256, 224, 320)), "maxvit_t": (224, 448),
+}
+
+
+def attention_rows() -> list[dict[str, Any]]:
+    """The ViT, Swin (v1, v2) and MaxViT rows, counted with SDPA's math backend (the fused kernel hides the
+    attention matmuls from FlopCounterMode); ``num_params_meta`` at each published weight's crop size."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    rows = []
+    for name, sizes in ATTENTION.items():
+        crops: dict[int, Any] = {}
+        for weights in torchvision.models.get_model_weights(name):  # the first weights of each crop size
+            crops.setdefault(weights.transforms().crop_size[0], weights)
+        for size in sizes:
+            kwargs: dict[str, Any] = {}
+            if name.startswith("vit") and size != 224:
+                kwargs["image_size"] = size
+            if name == "maxvit_t":
+                kwargs["input_size"] = (size, size)
+            model = torchvision.models.get_model(name, weights=None, **kwargs)
+            with sdpa_kernel(SDPBackend.MATH):
+                params, macs, _ = count(model, zeros(3, size, size))
+            w = crops.get(size)
+            meta = w.meta["num_params"] if w is not None else None
+            assert meta is None or params == meta, (name, size, params, meta)
+            note = f"weights={w}; crop_size={size}" if w is not None else "off-native size"
+            note += "".join(f"; {k}={v}" for k, v in kwargs.items())
+            rows.append(row(name, TV_SOURCE, size, size, params, macs, meta,
+                            note + "; FlopCounterMode under sdpa_kernel(SDPBackend.MATH)"))
+            print(name, size, params, macs, file=sys.stderr)
+    return rows
+
+
 RESNET_VGG_SQUEEZENET = [
     *("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
     *("resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"),
@@ -431,6 +471,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small-inputs", type=Path, nargs="?", const=ROOT / "tests/data/small-inputs.csv",
                     help="only measure the zoo at 16, 28, 32 and 64 px into this CSV (tests/data/small-inputs.csv)")
+    ap.add_argument("--attention", type=Path, help="only measure the attention models into this CSV")
     ap.add_argument("--unet-src", type=Path, help="checkout of milesial/Pytorch-UNet (required without --small-inputs)")
     ap.add_argument("--unet-commit")
     ap.add_argument("--csv", type=Path, default=ROOT / "tests/data/torchvision-modern.csv")
@@ -443,6 +484,12 @@ def main() -> None:
             writer.writeheader()
             writer.writerows(small_inputs())
         return
+    if args.attention:
+        with open(args.attention, "w", newline="") as f:
+            writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(attention_rows())
+        return
     if not (args.unet_src and args.unet_commit):
         ap.error("--unet-src and --unet-commit are required (or --small-inputs)")
     self_check()
@@ -450,6 +497,7 @@ def main() -> None:
     rows = classifiers() + fpn() + unets(args.unet_src, args.unet_commit)
     rows += resnet_vgg_squeezenet()
     rows += densenet_shufflenet_regnet()
+    rows += attention_rows()
     with open(args.csv, "w", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
         writer.writeheader()
