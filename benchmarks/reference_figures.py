@@ -308,9 +308,12 @@ ATTENTION: dict[str, tuple[int, ...]] = {
 
 def attention_rows() -> list[dict[str, Any]]:
     """The ViT, Swin (v1, v2) and MaxViT rows, counted with SDPA's math backend (the fused kernel hides the
-    attention matmuls from FlopCounterMode); ``num_params_meta`` at each published weight's crop size."""
+    attention matmuls from FlopCounterMode) and without ``nn.MultiheadAttention``'s inference fast path (under
+    ``no_grad`` it runs one fused op, ``aten._native_multi_head_attention``, that FlopCounterMode does not count
+    at all: vit_b_16 would read 11,271,124,992); ``num_params_meta`` at each published weight's crop size."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    torch.backends.mha.set_fastpath_enabled(False)
     rows = []
     for name, sizes in ATTENTION.items():
         crops: dict[int, Any] = {}

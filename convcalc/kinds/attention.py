@@ -29,7 +29,7 @@ from convcalc.kinds.activation import softmax_cost
 from convcalc.kinds.conv import conv_cost
 from convcalc.kinds.core import AXES, Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import all_channels, batch_norm, normalise_cost, same_shape
-from convcalc.kinds.reads import AxisReads, grid, tiles, window
+from convcalc.kinds.reads import AxisReads, grid, whole_map, window, windows_on
 from convcalc.kinds.values import Pair, boolean, choice, nonneg_pair, pos_pair, positive, positive_number
 
 if TYPE_CHECKING:
@@ -171,20 +171,26 @@ def attention_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 
 
 def attention_rf(layer: Layer, inp: Shape) -> AxisReads:
-    """Global: one tile of the whole axis (every unit reads all); windows: :func:`~convcalc.kinds.reads.tiles`
-    of w shifted by s; a grid: :func:`~convcalc.kinds.reads.grid` (units t = H/w apart)."""
+    """Global: :func:`~convcalc.kinds.reads.whole_map` (every unit reads all); windows:
+    :func:`~convcalc.kinds.reads.windows_on` (w, shifted by s, Swin's regions); a grid:
+    :func:`~convcalc.kinds.reads.grid` (units t = H/w apart). Attention reads only the map: its padding
+    holds zeros, and the units past the map read nothing."""
     a = layer.args
     assert isinstance(a, AttentionArgs)
     g = geometry(a, inp)
     if g.grid:
         return grid(inp.h, g.window[0]), grid(inp.w, g.window[1])
-    return tiles(g.window[0], g.shift[0]), tiles(g.window[1], g.shift[1])
+    if a.window is None:
+        return whole_map(inp.h), whole_map(inp.w)
+    return windows_on(inp.h, g.window[0], g.shift[0]), windows_on(inp.w, g.window[1], g.shift[1])
 
 
 def attention_note(layer: Layer, inp: Shape) -> str:
-    """Global attention: every unit reads every token."""
+    """Global attention: every unit reads every token; a grid: tokens spread over the whole map."""
     a = layer.args
     assert isinstance(a, AttentionArgs)
+    if a.partition == "grid" and a.window is not None:
+        return GRID_NOTE
     if a.window is not None and a.window != (inp.h, inp.w):
         return ""
     return GLOBAL_NOTE
@@ -196,6 +202,8 @@ def global_note(layer: Layer, inp: Shape) -> str:
 
 
 GLOBAL_NOTE = "global attention: every unit reads every token, so the receptive field is the whole input from here on"
+GRID_NOTE = ("grid attention: every unit reads tokens spread over the whole map, so its window spans the input from "
+             "here on (merges after it are not checked for alignment)")
 
 
 def attention_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
@@ -288,7 +296,7 @@ def psa_cost(layer: Layer, inp: Shape, out: Shape) -> Cost:
 
 def psa_rf(layer: Layer, inp: Shape) -> AxisReads:
     """Global: every position reads all (the positional 3×3 conv's window lies inside)."""
-    return tiles(inp.h), tiles(inp.w)
+    return whole_map(inp.h), whole_map(inp.w)
 
 
 def psa_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:

@@ -171,18 +171,41 @@ def tiles(w: int, s: int = 0) -> Reads:
     """Attention within tiles of w units whose edges lie at s mod w (windows shifted by s, as Swin's cyclic
     shift with its mask): unit u reads every unit of its tile, each tap 1/w. Unshifted unit q·w + φ reads
     q·w … q·w + w − 1; shifted, units φ ≥ s read q·w + s …, units φ < s the tile before (its last s units
-    are theirs). A tile of the whole axis (w = n, s = 0) is global attention: every unit reads all n."""
+    are theirs). Windows tile the padded map like a conv's windows (global attention: :func:`whole_map`)."""
     s %= w
     weight = Fraction(1, w)
     return Reads(w, w, tuple((Run(s if phi >= s else s - w, 1, w, weight),) for phi in range(w)))
 
 
+def windows_on(n: int, w: int, s: int = 0) -> Reads:
+    """Window attention on an axis of n units (Swin): the map padded to p = ⌈n/w⌉·w, windows of w whose
+    edges lie at s mod w (the cyclic shift), and its mask's regions: with a shift, [0, s) and
+    [p − w + s, p) are windows of their own (the shift brought them together; the mask keeps them apart).
+    Unit u reads the units of its region inside the map (padding tokens hold zeros), each tap 1/(region
+    size). The units past the map read nothing (period 2p, as :func:`whole_map`)."""
+    p = -(-n // w) * w
+    edges = sorted({0, p, *range(s, p, w)})
+    phases: list[tuple[Run, ...]] = []
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        run = (Run(lo, 1, min(hi, n) - lo, Fraction(1, hi - lo)),) if lo < n else ()
+        phases.extend([run] * (hi - lo))
+    return Reads(2 * p, 2 * p, (*phases[:n], *(() for _ in range(2 * p - n))))
+
+
+def whole_map(n: int) -> Reads:
+    """Global attention on an axis of n units: every unit of the map reads all n, each tap 1/n. The n units
+    past the map's end (the padding a later layer may read, on either side) read nothing: padding holds
+    zeros, not another map (period 2n, shift 2n), so a conv after it still sees only the one map."""
+    weight = Fraction(1, n)
+    return Reads(2 * n, 2 * n, tuple((Run(0, 1, n, weight),) if phi < n else () for phi in range(2 * n)))
+
+
 def grid(n: int, g: int) -> Reads:
     """Grid attention (MaxViT) on an axis of n = g·t units: unit u reads the g units ≡ u (mod t), t apart,
-    each tap 1/g (period n: unit q·n + φ reads q·n + φ mod t + k·t, k < g)."""
+    each tap 1/g; as :func:`whole_map`, the n units past the map read nothing (period 2n)."""
     t = n // g
     weight = Fraction(1, g)
-    return Reads(n, n, tuple((Run(phi % t, t, g, weight),) for phi in range(n)))
+    return Reads(2 * n, 2 * n, tuple((Run(phi % t, t, g, weight),) if phi < n else () for phi in range(2 * n)))
 
 
 def row_to_tokens(h: int, w: int, y: int) -> AxisReads:

@@ -79,7 +79,8 @@ class ReceptivePass:
         self.coarse: set[int] = set()
         #: nodes fed by an attention layer through single-input layers (a merge with them is not aligned)
         self.attended: set[int] = set()
-        #: nodes after a layer whose note said its units read the whole input (said once per path)
+        #: nodes after a global or grid attention (its note is said once per path; alignment is not checked:
+        #: a unit's window spans the map, so it has no position of its own to align)
         self.said: set[int] = set()
 
     def upto(self, last: int) -> None:
@@ -190,8 +191,8 @@ class ReceptivePass:
                 detail = ", ".join(f"{s.name!r} jump {_px(Fraction(s.rf[ax].jump))}" for s in local)
                 node.notes.append(f"merges different effective strides on the {axis} axis: {detail}; the windows "
                                   f"drift across the map (the stride shown is {local[0].name!r}'s)")
-            if any(s.index in self.attended for s in local):
-                continue  # attention's units read whole windows: a residual around it is not centred by design
+            if any(s.index in self.attended or s.index in self.said for s in local):
+                continue  # attention's units read whole windows (or the whole map): not centred by design
             least, most = misalignment(supports, ax, shape.h if ax == 0 else shape.w)
             if most:
                 centres = ", ".join(f"{s.name!r} centre {_px(Fraction(s.rf[ax].centre))}" for s in local)
