@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from convcalc.errors import SpecError
 from convcalc.kinds import Cost
+from convcalc.lang.spec import Settings, parse_spec
+from convcalc.lang.yaml_source import load_text
+from convcalc.metrics.analysis import analyze_text
 from tests.conftest import chain
 from tests.test_errors import errors
 
@@ -143,3 +147,16 @@ def test_attention_errors(layers: str, message: str) -> None:
 def test_to_map_counts_the_tokens() -> None:
     msg = errors("input: {channels: 8, size: 4}\nlayers:\n  - tokens: {}\n  - to_map: {height: 3, width: 5}\n")
     assert "to_map 3×5 needs 15 tokens after the 0 skipped, found 16 of 16" in msg
+
+
+def test_input_multiple_of_refuses_other_sizes() -> None:
+    """ViT runs only on whole patches: `input.multiple_of` makes another size an error, located, with sizes
+    that work."""
+    text = ("params: {p: 16}\ninput: {channels: 3, size: 32, multiple_of: '${p}'}\n"
+            "layers:\n  - conv: {out: 4, kernel: 3}\n")
+    (ok,) = analyze_text(text)
+    assert ok.input_shape == (3, 32, 32)
+    with pytest.raises(SpecError) as e:
+        parse_spec(load_text(text, "vit.yaml"), settings=Settings(size=(40, 48)))
+    assert str(e.value) == ("vit.yaml:2:45: input.multiple_of: the input 40×48 is not a multiple of 16×16, which "
+                            "this model needs\n  hint: use an input size such as 32×48 or 48×48 (--size)")

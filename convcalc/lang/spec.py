@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
 from convcalc.kinds.core import KINDS
-from convcalc.kinds.values import ArgError, Padding, boolean, padding, positive
+from convcalc.kinds.values import ArgError, Padding, boolean, padding, pos_pair, positive
 from convcalc.lang.expr import ExprError, integral, is_computed, substitute
 from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: graph, budget use it
@@ -24,7 +24,7 @@ from convcalc.lang.yaml_source import Document, load_file, load_text
 TOP_KEYS = ("convcalc", "name", "description", "include", "params", "variants", "input", "defaults", "blocks",
             "layers", "outputs", "alternatives", "budget")
 ALT_KEYS = ("name", "description", "input", "layers", "outputs", "budget")
-INPUT_KEYS = ("channels", "height", "width", "size", "batch")
+INPUT_KEYS = ("channels", "height", "width", "size", "batch", "multiple_of")
 DEFAULT_KEYS = ("bias", "padding")
 TEMPLATE_KEYS = ("params", "body", "description")
 #: The keys of the sections that take a mapping (for the hint when they are not indented under it).
@@ -39,6 +39,10 @@ class InputSpec:
     height: int
     width: int
     batch: int = 1
+    #: the sizes the model runs at: multiples of these (ViT's patch size), checked after ``--size``
+    multiple_of: tuple[int, int] = (1, 1)
+    #: where the input is written (for the error of a size that is not a multiple)
+    path: KeyPath = field(default=("input",), compare=False)
 
 
 #: Stands in for an input that could not be read (the error is collected), so that the layers are still
@@ -178,9 +182,11 @@ class _Parser:
             h = self.value(positive, m.get("height", 1), path + ("height",))
             w = self.value(positive, m.get("width", 1), path + ("width",))
         b = self.value(positive, m.get("batch", 1), path + ("batch",))
-        if not ok or None in (c, h, w, b):
+        mult = self.value(pos_pair, m.get("multiple_of", 1), path + ("multiple_of",))
+        if not ok or None in (c, h, w, b, mult):
             return None
-        return InputSpec(c, h, w, b)
+        assert c is not None and h is not None and w is not None and b is not None and mult is not None
+        return InputSpec(c, h, w, b, mult, path)
 
     def layer_list(self, v: Any, path: KeyPath) -> list[Any] | None:
         if not isinstance(v, list):
@@ -282,7 +288,17 @@ def parse_setting(text: str) -> tuple[str, Any]:
 
 def _override(inp: InputSpec, settings: Settings) -> InputSpec:
     h, w = settings.size if settings.size is not None else (inp.height, inp.width)
-    return InputSpec(inp.channels, h, w, settings.batch if settings.batch is not None else inp.batch)
+    return replace(inp, height=h, width=w, batch=settings.batch if settings.batch is not None else inp.batch)
+
+
+def _check_multiple(p: _Parser, inp: InputSpec) -> None:
+    """The input size must be a multiple of ``multiple_of`` on each axis."""
+    mh, mw = inp.multiple_of
+    if inp.height % mh or inp.width % mw:
+        near = " or ".join(sorted({f"{max(mh, inp.height // mh * mh)}×{max(mw, inp.width // mw * mw)}",
+                                   f"{-(-inp.height // mh) * mh}×{-(-inp.width // mw) * mw}"}))
+        p.err(inp.path + ("multiple_of",), f"the input {inp.height}×{inp.width} is not a multiple of "
+              f"{mh}×{mw}, which this model needs", f"use an input size such as {near} (--size)")
 
 
 def parse_spec(doc: Document, errors: Collector | None = None, settings: Settings | None = None) -> Spec:
@@ -374,6 +390,8 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
     if settings.size is not None or settings.batch is not None:
         spec.models = [m if m.input is NO_INPUT else replace(m, input=_override(m.input, settings))
                        for m in spec.models]
+    for checked in dict.fromkeys(m.input for m in spec.models if m.input is not NO_INPUT):
+        _check_multiple(p, checked)
     if own:
         col.raise_if_any(SpecError)
     return spec

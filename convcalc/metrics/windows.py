@@ -219,12 +219,17 @@ def compose(t: AnyTerm, reads: Reads | Spread) -> AnyTerm:
         return compose_bound(t, reads)
     shift = t.shift * (reads.shift // g)
     entries: list[Slot] = []
+    # phases that read the same units (every unit of a global attention, a window's units) share one sum
+    sums: dict[tuple[int, int, int], Slot] = {}
     for psi in range(period):
         q, phi = divmod(psi, reads.period)
         base = q * reads.shift
         acc: Slot = None
         for run in reads.phases[phi]:
-            s = _run_sum(t, base + run.first, run.step, run.n)
+            key = (base + run.first, run.step, run.n)
+            if key not in sums:
+                sums[key] = _run_sum(t, *key)
+            s = sums[key]
             if s is not None:
                 acc = join(acc, s.scaled(run.weight))
         entries.append(acc)
