@@ -61,7 +61,9 @@ def spec_schema() -> dict[str, Any]:
                   "additionalProperties": {"type": ["object", "null"]}})
     inp = {"type": "object", "additionalProperties": False,
            "properties": {"channels": _POS, "height": _POS, "width": _POS, "batch": _POS,
-                          "size": {"anyOf": [_POS, {"type": "array", "items": _POS, "minItems": 2, "maxItems": 2}]}},
+                          "size": {"anyOf": [_POS, {"type": "array", "items": _POS, "minItems": 2, "maxItems": 2}]},
+                          "multiple_of": {"anyOf": [_POS, {"type": "array", "items": _POS, "minItems": 2,
+                                                           "maxItems": 2}]}},
            "required": ["channels"]}
     alt = {"type": "object", "additionalProperties": False, "required": ["layers"],
            "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "input": inp,
