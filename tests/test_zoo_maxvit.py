@@ -16,7 +16,7 @@ import pytest
 from convcalc.errors import SpecError
 from convcalc.lang.spec import Settings
 from convcalc.metrics.analysis import Report
-from tests.conftest import invoke, zoo_report
+from tests.conftest import invoke, reference_rows, zoo_report
 
 #: size → (params, MACs, buffers without num_batches_tracked), torchvision 0.29.1
 TORCHVISION = {
@@ -24,6 +24,14 @@ TORCHVISION = {
     448: (30_919_624, 22_224_506_880, 100_438),
     222: (30_919_624, 5_545_787_072, 100_438),   # 221–224 give the same maps (the stem's conv rounds up)
 }
+
+
+def test_the_figures_are_the_reference_rows() -> None:
+    """tests/data/torchvision-modern.csv holds the same params and MACs at 224 (with num_params) and 448."""
+    rows = {int(r["input_h"]): r for r in reference_rows(("maxvit_t",))}
+    assert sorted(rows) == [224, 448]
+    assert all((int(r["params"]), int(r["macs"])) == TORCHVISION[s][:2] for s, r in rows.items())
+    assert int(rows[224]["num_params_meta"]) == TORCHVISION[224][0]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +68,7 @@ def test_stage_shapes_and_per_module_figures_read_like_torchvision(native: Repor
     assert rows[f"{first}/MBconv/layers/squeeze_excitation"].params == 8464
     assert rows["blocks/2/layers/4/layers/grid_attention/mlp_layer/1"].params == 263_168
     assert (rows["stem/0/0"].params, rows["stem/1/0"].params) == (1728, 36_928)
-    kinds = [r.type for r in native.layers if r.type == "attention"]
-    assert len(kinds) == 2 * (2 + 2 + 5 + 2)
+    assert sum(r.type == "attention" for r in native.layers) == 2 * (2 + 2 + 5 + 2)
 
 
 @pytest.mark.parametrize(("size", "axis", "bad", "where"), [
