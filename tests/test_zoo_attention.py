@@ -13,16 +13,13 @@ convcalc's 1000×1×1. tests/data/torchvision-modern.csv holds the figures at ea
 (the first row of each model: the weights' crop size, 224, Swin V2 256), which equal the weights'
 ``meta["num_params"]``, and at the other sizes of its weights (ViT at 384, 512, 518).
 
-Some analyses take seconds on a 2-core machine (the receptive-field pass where windows pad the maps:
-2–3 s for each of Swin-S/B and Swin V2-S/B off their published size; ~3 s for vit_b_16 at 384, many
-tokens through global attention). Those in SLOW run only with CONVCALC_SLOW_ZOO=1; the default run still
-checks every variant at its published size and every padding case on the smallest variant of each family.
+Every case runs (about 40 s in all on a 2-core machine: the receptive-field pass where windows pad the maps
+and where many tokens pass through global attention takes a few seconds each).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 
 import pytest
 
@@ -73,16 +70,9 @@ OTHER_SIZES = {
     ("swin_v2_b", 320): (87_930_848, 36_608_995_328),
 }
 
-#: the rows whose analysis takes seconds (many tokens through global attention; windows padding the maps)
-SLOW = {("vit_b_16", 384),
-        *((m, s) for m in ("swin_s", "swin_b") for s in (256, 192)),
-        *((m, s) for m in ("swin_v2_s", "swin_v2_b") for s in (224, 320)), ("swin_v2_t", 200)}
-slow = pytest.mark.skipif(os.environ.get("CONVCALC_SLOW_ZOO") != "1",
-                          reason="a slow analysis (the module docstring says why); set CONVCALC_SLOW_ZOO=1")
-
 
 def _case(model: str, size: int) -> object:
-    return pytest.param(model, size, id=f"{model}@{size}", marks=[slow] if (model, size) in SLOW else [])
+    return pytest.param(model, size, id=f"{model}@{size}")
 
 
 @functools.cache

@@ -181,13 +181,14 @@ def windows_on(n: int, w: int, s: int = 0) -> Reads:
     """Window attention on an axis of n units (Swin): the map padded to p = ⌈n/w⌉·w, windows of w whose
     edges lie at s mod w (the cyclic shift), and its mask's regions: with a shift, [0, s) and
     [p − w + s, p) are windows of their own (the shift brought them together; the mask keeps them apart).
-    Unit u reads the units of its region inside the map (padding tokens hold zeros), each tap 1/(region
-    size). The units past the map read nothing (period 2p, as :func:`whole_map`)."""
+    Unit u reads the units of its region inside the map (padding tokens hold zeros), each tap 1/w (as
+    for a window of w taps). The units past the map read nothing (period 2p, as :func:`whole_map`)."""
     p = -(-n // w) * w
     edges = sorted({0, p, *range(s, p, w)})
     phases: list[tuple[Run, ...]] = []
+    weight = Fraction(1, w)
     for lo, hi in zip(edges, edges[1:], strict=False):
-        run = (Run(lo, 1, min(hi, n) - lo, Fraction(1, hi - lo)),) if lo < n else ()
+        run = (Run(lo, 1, min(hi, n) - lo, weight),) if lo < n else ()
         phases.extend([run] * (hi - lo))
     return Reads(2 * p, 2 * p, (*phases[:n], *(() for _ in range(2 * p - n))))
 
