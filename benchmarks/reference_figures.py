@@ -7,6 +7,7 @@ checkout of milesial/Pytorch-UNet (GPL: keep it outside this repository; only it
     git clone https://github.com/milesial/Pytorch-UNet /tmp/unet_ref  # commit 21d7850f2af3...
     /tmp/tv/bin/python benchmarks/reference_figures.py --unet-src /tmp/unet_ref --unet-commit <sha>
     /tmp/tv/bin/python benchmarks/reference_figures.py --small-inputs  # only tests/data/small-inputs.csv
+    /tmp/tv/bin/python benchmarks/reference_figures.py --small-inputs /tmp/s.csv --small-inputs-models vit_b_16,swin_t
     /tmp/tv/bin/python benchmarks/reference_figures.py --attention /tmp/att.csv  # only ViT, Swin, MaxViT
 
 Conventions (as in shared/reference/README.md): CPU, batch 1, zeros input, ``eval()``, ``no_grad()``;
@@ -441,30 +442,71 @@ class LastPool(torch.overrides.TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def small_inputs() -> list[dict[str, Any]]:
-    """Every zoo model (convcalc/zoo/__init__.py and its one-model files, read without importing convcalc)
-    at each of SMALL_SIZES: the input C×H×W of its last spatial pool and its logits' size, or torchvision's
-    error (type and first line). weights=None, eval(), batch 1, zeros, no_grad(); GoogLeNet and Inception v3
-    keep their aux classifiers (weights=None builds them) but do not run them in eval()."""
+#: models torchvision builds for one input size (ViT's position embedding, MaxViT's attention grids): built
+#: anew at each size, as ``get_model(name, weights=None, **SIZED[family](size))``
+SIZED: dict[str, Callable[[int], dict[str, Any]]] = {
+    "vit": lambda size: {"image_size": size},
+    "maxvit": lambda size: {"input_size": (size, size)},
+}
+
+
+def small_inputs(models: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every zoo model (convcalc/zoo/__init__.py and its one-model files, read without importing convcalc),
+    or only ``models``, at each of SMALL_SIZES: the input C×H×W of its last spatial pool and its logits' size,
+    or torchvision's error (type and first line). weights=None, eval(), batch 1, zeros, no_grad(); GoogLeNet and
+    Inception v3 keep their aux classifiers (weights=None builds them) but do not run them in eval().
+
+    ViT and MaxViT run only at the size they are built for, so they are built at each size (:data:`SIZED`), and
+    an error of that construction (MaxViT's ValueError, ViT's ``torch._assert``: AssertionError) is the refusal.
+    Attention runs as in :func:`attention_rows` (no ``nn.MultiheadAttention`` fast path, SDPA's math backend).
+    A model without a final spatial pool (ViT: class token, then ``heads.head``) records as features the input
+    of its classifier head, ``model.heads.head`` (C → C×1×1)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     spec = importlib.util.spec_from_file_location("zoo_index", ROOT / "convcalc/zoo/__init__.py")
     assert spec and spec.loader
     index = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(index)
     singles = [p.stem for p in (ROOT / "convcalc/zoo").glob("*.yaml") if p.stem not in index.FAMILIES]
+    names = sorted([*index.VARIANTS, *singles])
+    if models is not None:
+        assert set(models) <= set(names), sorted(set(models) - set(names))
+        names = [name for name in names if name in models]
+    torch.backends.mha.set_fastpath_enabled(False)
     rows = []
-    for name in sorted([*index.VARIANTS, *singles]):
-        torch.manual_seed(0)
-        model = torchvision.models.get_model(name, weights=None).eval()
+    for name in names:
+        sized = next((f for prefix, f in SIZED.items() if name.startswith(prefix)), None)
+        model = None
+        if sized is None:
+            torch.manual_seed(0)
+            model = torchvision.models.get_model(name, weights=None).eval()
         for size in SMALL_SIZES:
             features = logits = error = ""
             recorder = LastPool()
+            head_input: list[tuple[int, ...]] = []
             try:
-                with torch.no_grad(), recorder:
-                    out = model(zeros(3, size, size))
-                assert recorder.shape is not None, name
-                features, logits = "x".join(map(str, recorder.shape)), "x".join(map(str, out.shape[1:]))
-            except (RuntimeError, ValueError) as exc:
+                if sized is not None:
+                    model = None  # free the previous size's model first
+                    torch.manual_seed(0)
+                    model = torchvision.models.get_model(name, weights=None, **sized(size)).eval()
+                assert model is not None
+                head = getattr(getattr(model, "heads", None), "head", None)
+                hook = None if head is None else head.register_forward_pre_hook(
+                    lambda _m, args, seen=head_input: seen.append(tuple(args[0].shape[1:])))
+                try:
+                    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), recorder:
+                        out = model(zeros(3, size, size))
+                finally:
+                    if hook is not None:
+                        hook.remove()
+            except (RuntimeError, ValueError, AssertionError) as exc:
                 error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            else:
+                shape = recorder.shape
+                if shape is None:  # no final spatial pool: the classifier head's input
+                    (shape,) = head_input
+                    shape = (*shape, 1, 1)
+                features, logits = "x".join(map(str, shape)), "x".join(map(str, out.shape[1:]))
             rows.append(dict(zip(SMALL_COLUMNS, [name, TV_SOURCE, size, features, logits, error], strict=True)))
             print(name, size, features, logits, error, file=sys.stderr)
     return rows
@@ -474,6 +516,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small-inputs", type=Path, nargs="?", const=ROOT / "tests/data/small-inputs.csv",
                     help="only measure the zoo at 16, 28, 32 and 64 px into this CSV (tests/data/small-inputs.csv)")
+    ap.add_argument("--small-inputs-models", type=lambda s: s.split(","), metavar="NAME,...",
+                    help="with --small-inputs: only these zoo models (their rows only; merge them into the file)")
     ap.add_argument("--attention", type=Path, help="only measure the attention models into this CSV")
     ap.add_argument("--unet-src", type=Path, help="checkout of milesial/Pytorch-UNet (required without --small-inputs)")
     ap.add_argument("--unet-commit")
@@ -481,11 +525,13 @@ def main() -> None:
     ap.add_argument("--stages", type=Path, default=ROOT / "tests/data/efficientnet-stages.json")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
+    if args.small_inputs_models and not args.small_inputs:
+        ap.error("--small-inputs-models needs --small-inputs FILE")
     if args.small_inputs:
         with open(args.small_inputs, "w", newline="") as f:
             writer = csv.DictWriter(f, SMALL_COLUMNS, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(small_inputs())
+            writer.writerows(small_inputs(args.small_inputs_models))
         return
     if args.attention:
         with open(args.attention, "w", newline="") as f:

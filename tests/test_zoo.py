@@ -87,5 +87,5 @@ def test_the_odd_sizes_cover_every_family() -> None:
     from convcalc.zoo import FAMILIES
 
     models = {r["model"] for r in ODD}
-    assert len(ODD) == 19
+    assert len(ODD) == 22
     assert all(any(m in names for m in models) for names in FAMILIES.values())

@@ -8,10 +8,16 @@ block's pool runs earlier); convcalc's is the input of the last layer of a pooli
 (:data:`FINAL_POOLS`) that is not training-only, in the report's layer order (its graph's topological
 order). That is the global pool before the classifier for most models, the 7×7 / 6×6 adaptive pool of
 VGG / AlexNet (before it: the last feature map proper) and SqueezeNet's pool after its final 1×1 conv.
+A model without such a pool (ViT: class token, then its head) has instead the input of its classifier head:
+torchvision's ``heads.head``, convcalc's last layer that runs at inference (C → C×1×1).
 
 A refusal is also compared with where torchvision stops: a pool's "Given input size: (C×H×W)" is the
 input of the layer convcalc refuses, a conv's "padded input size (H x W), Kernel size (k x k)" its
 padded input and kernel extent. Inception v3 at 64 px is the one exception (:data:`FIRST_REFUSAL`).
+ViT is built for the size (``image_size``); its "Input shape indivisible by patch size!" is convcalc's
+``input.multiple_of`` refusal (the patch size is the model name's last number). MaxViT is built for the
+size too (``input_size``); its "Input size (H, W) of block i is not divisible by partition size p" is
+convcalc's refusal of block i's window attention on H×W.
 """
 
 from __future__ import annotations
@@ -39,10 +45,12 @@ FIRST_REFUSAL = {
 
 
 def last_feature_map(report: Report) -> tuple[int, int, int]:
-    """The input shape of the last pooling layer of :data:`FINAL_POOLS` that runs at inference."""
+    """The input shape of the last pooling layer of :data:`FINAL_POOLS` that runs at inference, or, where
+    there is none (ViT), of the last layer that runs at inference (the classifier head)."""
     shapes = {row.name: tuple(row.output_shape) for row in report.layers}
-    pools = [row for row in report.layers if row.type in FINAL_POOLS and not row.training_only and not row.dead]
-    (source,) = pools[-1].inputs
+    runs = [row for row in report.layers if not row.training_only and not row.dead]
+    pools = [row for row in runs if row.type in FINAL_POOLS]
+    (source,) = (pools or runs)[-1].inputs
     c, h, w = shapes[source]
     return c, h, w
 
@@ -54,8 +62,8 @@ def shape_of(text: str) -> tuple[int, ...]:
 def test_the_table_covers_the_zoo_at_four_sizes() -> None:
     assert sorted({r["model"] for r in ROWS}) == sorted(zoo_names())
     assert [int(r["input_size"]) for r in ROWS[:4]] == [16, 28, 32, 64]
-    assert len(ROWS) == 4 * len(zoo_names()) == 256
-    assert sum(bool(r["error"]) for r in ROWS) == 41
+    assert len(ROWS) == 4 * len(zoo_names()) == 304
+    assert sum(bool(r["error"]) for r in ROWS) == 54
     assert all(bool(r["error"]) != bool(r["features"]) for r in ROWS)
 
 
@@ -74,6 +82,20 @@ def test_convcalc_refuses_exactly_where_torchvision_does(row: dict[str, str]) ->
     message = exc.value.diagnostics[0].message
     if (row["model"], size) in FIRST_REFUSAL:
         assert FIRST_REFUSAL[row["model"], size] in message
+        return
+    if row["error"] == "AssertionError: Input shape indivisible by patch size!":  # ViT, built for the size
+        patch = int(row["model"].rsplit("_", 1)[1])
+        assert size % patch
+        assert exc.value.diagnostics[0].path[-2:] == ("input", "multiple_of")
+        assert message.startswith(f"the input {size}×{size} is not a multiple of {patch}×{patch}")
+        return
+    partition = re.search(r"Input size \((\d+), (\d+)\) of block (\d+) is not divisible by partition size (\d+)\.",
+                          row["error"])
+    if partition:  # MaxViT, built for the size: block i's window attention on H×W
+        h, w, block, p = partition.groups()
+        assert h == w  # square: convcalc names the height axis
+        assert message.startswith(f"layer 'blocks/{block}/")
+        assert f"×{h}×{w}: attention window {p} does not divide the height {h}" in message
         return
     pool = re.search(r"Given input size: \((\d+)x(\d+)x(\d+)\)\. Calculated output size", row["error"])
     conv = re.search(r"padded input size per channel: \((\d+) x (\d+)\)\. Kernel size: \((\d+) x (\d+)\)",
