@@ -19,7 +19,7 @@ from math import lcm
 from typing import NamedTuple
 
 from convcalc.kinds.reads import POINT, LayerReads, ReadsUnion
-from convcalc.metrics.windows import INPUT, AnyTerm, Bound, Entry, Slot, bound_of, compose, join, union
+from convcalc.metrics.windows import INPUT, AnyTerm, Bound, Entry, Slot, Term, bound_of, compose, join, union
 
 Part = tuple[AnyTerm, AnyTerm]
 Support = tuple[Part, ...]
@@ -179,6 +179,26 @@ def _first_window(s: Support, ax: int, u: int, m: int) -> Slot:
     return None
 
 
+def _period_in(t: AnyTerm, n: int) -> int:
+    """The period of the windows over the map's n units: the term's, or where that is n or more (attention
+    reads nothing past the map, period 2n) the smallest p whose units u and u + p inside the map have one
+    window moved by p units."""
+    if t.period < n or not isinstance(t, Term):
+        return t.period
+    shift = t.jump
+    for p in range(1, n):
+        by = shift * p
+        if by.denominator == 1 and all(_same_slot(t.at(u + p), t.at(u), int(by)) for u in range(n - p)):
+            return p
+    return t.period
+
+
+def _same_slot(a: Slot, b: Slot, by: int) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b.shifted(by)
+
+
 def summary(s: Support, ax: int, n: int, m: int) -> AxisRF:
     """The receptive field on axis ``ax`` of a map of n units on it and m on the other axis."""
     if any(isinstance(p[ax], Bound) for p in s):
@@ -196,7 +216,7 @@ def summary(s: Support, ax: int, n: int, m: int) -> AxisRF:
     jumps = {p[ax].jump for p in s}
     first = s[0][ax]
     # (a map of one unit on the axis repeats trivially, whatever its parts' jumps)
-    period = 1 if n == 1 else union([(p[ax], Fraction(1)) for p in s]).period if len(jumps) == 1 else None
+    period = 1 if n == 1 else _period_in(union([(p[ax], Fraction(1)) for p in s]), n) if len(jumps) == 1 else None
     jump = first.jump
     e, at = _first_window(s, ax, 0, m), 0
     while e is None and at < 4 * first.period:
