@@ -158,6 +158,7 @@ def _peak_mb() -> float:
 
 def child_analyse(path: str, reps: int, render: bool) -> dict[str, Any]:
     """Load + analyse one spec ``reps`` times in this process; peak RSS after the first run; best times."""
+    from convcalc.lang.sources import open_source
     from convcalc.lang.yaml_source import load_file
     from convcalc.metrics.analysis import analyze_document
     from convcalc.outputs import render as rendering
@@ -167,7 +168,7 @@ def child_analyse(path: str, reps: int, render: bool) -> dict[str, Any]:
     report = None
     for i in range(reps):
         t0, c0 = time.perf_counter(), time.process_time()
-        doc = load_file(path)
+        doc = load_file(path) if Path(path).exists() else open_source(path)  # a file, or a zoo model
         t1 = time.perf_counter()
         reports = analyze_document(doc)
         t2, c2 = time.perf_counter(), time.process_time()
@@ -401,16 +402,21 @@ def chains(sizes: list[int], reps: int, tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def big_graphs(reps: int, rounds: int, tmp: Path) -> list[dict[str, Any]]:
+#: zoo transformers timed beside the big graphs (quick: the first three)
+TRANSFORMERS = ("vit_b_16", "swin_t", "maxvit_t", "vit_h_14", "swin_b")
+
+
+def big_graphs(reps: int, rounds: int, tmp: Path, quick: bool = False) -> list[dict[str, Any]]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     cc = console_script()
     rows = []
-    for name in ("resnet1001.yaml", "densenet-4x64.yaml"):
-        path = SCALE / name
-        r = child_json("analyse", str(path), str(reps), "0")
-        r["spec"] = f"specs/scale/{name}"
+    specs = [(str(SCALE / name), f"specs/scale/{name}") for name in ("resnet1001.yaml", "densenet-4x64.yaml")]
+    specs += [(name, f"zoo {name}") for name in TRANSFORMERS[:3 if quick else None]]
+    for path, label in specs:
+        r = child_json("analyse", path, str(reps), "0")
+        r["spec"] = label
         for cmd in ("show", "rf"):
             walls = [timed([*cc, cmd, str(path), "--format", "json"], env)[0] for _ in range(rounds)]
             r[f"cli_{cmd}_json_ms"] = statistics.median(walls) * 1e3
@@ -611,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         res["chains"] = chains([10_000, 100_000] if quick else [1_000, 10_000, 100_000], 3, tmp)
         res["linearity"] = linearity(res["chains"])
         res["graph_reps"] = 3
-        res["graphs"] = big_graphs(3, 3 if quick else 7, tmp)
+        res["graphs"] = big_graphs(3, 3 if quick else 7, tmp, quick)
         res["many"] = many(100 if quick else 500, tmp)
         res["parser"] = parser(10_000, 3, tmp)
     res["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
