@@ -160,3 +160,71 @@ def test_input_multiple_of_refuses_other_sizes() -> None:
         parse_spec(load_text(text, "vit.yaml"), settings=Settings(size=(40, 48)))
     assert str(e.value) == ("vit.yaml:2:45: input.multiple_of: the input 40×48 is not a multiple of 16×16, which "
                             "this model needs\n  hint: use an input size such as 32×48 or 48×48 (--size)")
+
+
+# ---------------------------------------------------------------- what attention reads (per axis)
+
+
+def reads_of(r: object, n: int) -> list[tuple[int, int] | None]:
+    """(first, last) unit each of units 0 … n − 1 reads (one run per unit), or None."""
+    from convcalc.kinds.reads import Reads
+
+    assert isinstance(r, Reads)
+    out: list[tuple[int, int] | None] = []
+    for u in range(n):
+        q, phi = divmod(u, r.period)
+        runs = r.phases[phi]
+        out.append(None if not runs else (q * r.shift + runs[0].first,
+                                          q * r.shift + runs[-1].first + (runs[-1].n - 1) * runs[-1].step))
+    return out
+
+
+def test_swin_shifted_windows_read_their_region_of_the_map() -> None:
+    """14 units, window 7, shift 3 (torchvision's mask): the wrapped region [0, 3) and the last [10, 14) are
+    windows of their own; nothing past the map."""
+    from convcalc.kinds.reads import windows_on
+
+    got = reads_of(windows_on(14, 7, 3), 28)
+    assert got[:14] == [(0, 2)] * 3 + [(3, 9)] * 7 + [(10, 13)] * 4
+    assert got[14:] == [None] * 14
+
+
+def test_padded_windows_read_only_the_map() -> None:
+    """10 units, window 7: padded to 14; the second window holds units 7 … 9 of the map and 4 padding tokens."""
+    from convcalc.kinds.reads import windows_on
+
+    assert reads_of(windows_on(10, 7), 10) == [(0, 6)] * 7 + [(7, 9)] * 3
+
+
+def test_global_and_grid_attention_read_across_the_map() -> None:
+    from convcalc.kinds.reads import grid, whole_map
+
+    assert reads_of(whole_map(5), 10) == [(0, 4)] * 5 + [None] * 5
+    g = grid(8, 2)  # 2 groups' tokens 4 apart: unit u reads u mod 4 and u mod 4 + 4
+    assert [[run.first + k * run.step for run in g.phases[u] for k in range(run.n)] for u in range(8)] == \
+        [[u % 4, u % 4 + 4] for u in range(8)]
+
+
+def test_a_token_reads_its_patch_and_the_class_token_reads_nothing() -> None:
+    """ViT-like: 4×4 patches of 8 px on 32×32; token 5 (row 1, column 1) reads pixels 8 … 15 × 8 … 15, and
+    after a class token it is unit 6; the class token (unit 0) reads no pixel; to_map puts it back."""
+    from convcalc.graph import build_graph
+    from convcalc.metrics.channels import support
+    from convcalc.metrics.support import unit
+
+    text = ("input: {channels: 3, size: 32}\nlayers:\n  - conv: {out: 8, kernel: 8, stride: 8}\n  - tokens: {}\n"
+            "  - class_token: {}\n  - to_map: {height: 4, width: 4, skip: 1}\n")
+    spec = parse_spec(load_text(text))
+    graph = build_graph(spec, spec.models[0])
+    assert graph is not None
+    tokens, cls, back = (support(graph.nodes[i].windows) for i in (2, 3, 4))
+
+    def box(s: object, uh: int, uw: int) -> tuple[int, int, int, int] | None:
+        e = unit(s, uh, uw)  # type: ignore[arg-type]
+        return None if e is None else (e[0].lo, e[0].hi, e[1].lo, e[1].hi)
+
+    assert box(tokens, 0, 5) == (8, 15, 8, 15)
+    assert box(cls, 0, 6) == (8, 15, 8, 15)
+    assert box(cls, 0, 0) is None
+    assert box(back, 1, 1) == (8, 15, 8, 15)
+    assert box(back, 3, 2) == (24, 31, 16, 23)
