@@ -166,3 +166,20 @@ def test_show_swin_t_prints_torchvision_figures() -> None:
     assert shown.exit_code == 0, shown.output
     assert "28,288,354" in shown.output and "4,490,566,656" in shown.output
     assert "features/7/1/mlp/3" in shown.output
+
+
+def test_compare_convnets_with_transformers() -> None:
+    """The issue's table: `compare resnet50 convnext_tiny swin_t vit_b_16`, torchvision's figures, ratios
+    against resnet50, and the transformers' receptive field the whole input."""
+    import json
+
+    got = invoke(["compare", "resnet50", "convnext_tiny", "swin_t", "vit_b_16", "--format", "json"])
+    assert got.exit_code == 0, got.output
+    alts = json.loads(got.stdout)["alternatives"]
+    assert [(a["name"], a["params"], a["macs"]) for a in alts] == [
+        ("resnet50", 25_557_032, 4_089_184_256), ("convnext_tiny", 28_589_128, 4_455_531_264),
+        ("swin_t", 28_288_354, 4_490_566_656), ("vit_b_16", 86_567_656, 17_563_828_224)]
+    assert [a["rf"] for a in alts[2:]] == [[224, 224], [224, 224]]
+    table = invoke(["compare", "resnet50", "convnext_tiny", "swin_t", "vit_b_16"])
+    assert table.exit_code == 0
+    assert "17.6G" in table.stdout and "4.30×" in table.stdout
