@@ -33,7 +33,7 @@ KIND_ALIASES: dict[str, str] = {
     "GELU": "gelu", "SiLU": "silu", "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid",
     "Linear": "linear", "Dropout": "dropout", "Flatten": "flatten", "Identity": "identity",
     "Upsample": "upsample", "ChannelShuffle": "channel_shuffle",
-    "MultiheadAttention": "attention", "MultiHeadAttention": "attention", "SelfAttention": "attention",
+    "MultiheadAttention": "attention", "SelfAttention": "attention",
     "ShiftedWindowAttention": "attention", "ShiftedWindowAttentionV2": "attention", "WindowAttention": "attention",
     "RelativePositionalMultiHeadAttention": "attention", "PatchMerging": "patch_merging",
     "PatchMergingV2": "patch_merging", "PatchEmbed": "conv", "PositionalEmbedding": "pos_embed",
