@@ -90,4 +90,4 @@ def test_show_and_rf_run_on_maxvit_t() -> None:
     assert "blocks/1/layers/1/layers/grid_attention/mlp_layer/3" in shown.output
     rf = invoke(["rf", "maxvit_t"])
     assert rf.exit_code == 0, rf.output
-    assert "global attention" in rf.output          # stage 4's 7×7 window covers its whole 7×7 map
+    assert "grid attention: every unit reads tokens spread over the whole map" in rf.output  # said once: stage 1

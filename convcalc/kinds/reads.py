@@ -219,10 +219,12 @@ def row_to_tokens(h: int, w: int, y: int) -> AxisReads:
 
 
 def tokens_to_row(h: int, w: int, y: int, skip: int) -> AxisReads:
-    """Row y of an h×w map made from a sequence (its first ``skip`` tokens left out): units of row y (period
-    h, shift 1) read the sequence's one row; unit x of it reads token skip + y·w + x."""
+    """Row y of an h×w map made from a sequence of skip + h·w tokens (the first ``skip`` left out): units of
+    row y (period h, shift 1) read the sequence's one row; unit x of it reads token skip + y·w + x (period
+    w, shift skip + h·w: the next w units read the next sequence, as the next map reads the next image)."""
     rows = tuple(((Run(0, 1, 1, ONE),) if phi == y else ()) for phi in range(h))
-    return Reads(h, 1, rows), Reads(1, 1, ((Run(skip + y * w, 1, 1, ONE),),))
+    cols = tuple((Run(skip + y * w + phi, 1, 1, ONE),) for phi in range(w))
+    return Reads(h, 1, rows), Reads(w, skip + h * w, cols)
 
 
 # ---------------------------------------------------------------- channels

@@ -30,10 +30,19 @@ def _key(p: Part) -> tuple[object, ...]:
     return p[0].jump, p[1].jump, p[0].empties(), p[1].empties()
 
 
+def _void(p: Part) -> bool:
+    """A part no unit reads through (one axis reads nothing anywhere: a row of tokens that a later
+    ``to_map`` row does not take)."""
+    return any(isinstance(t, Term) and all(e is None for e in t.entries) for t in p)
+
+
 def normal(parts: Iterable[tuple[Part, Fraction]]) -> Support:
-    """Merge weighted parts of equal jumps and equal patterns of empty units (in order of first appearance)."""
+    """Merge weighted parts of equal jumps and equal patterns of empty units (in order of first appearance);
+    parts that no unit reads through are left out (unless every part is such)."""
     groups: dict[tuple[object, ...], list[tuple[Part, Fraction]]] = {}
-    for p, w in parts:
+    given = list(parts)
+    kept = [(p, w) for p, w in given if not _void(p)] or given[:1]
+    for p, w in kept:
         groups.setdefault(_key(p), []).append((p, w))
     out = []
     for members in groups.values():

@@ -7,10 +7,11 @@ PyTorch computes: the builder runs a sample tensor through every module as it ad
 built for the shape it really receives, and a spec the builder reads differently from convcalc shows up as
 a different count, MAC total or output shape.
 
-The subset read is what ``tests.strategies.specs(neutral=True)`` draws:
+The subset read is what ``tests.strategies.specs(neutral=True)`` and ``tests.strategies_attention`` draw:
 
-* layers: every kind but ``deform``; explicit symmetric padding (an int, ``[h, w]``, ``[[t, t], [l, l]]``
-  or ``valid``), never TF ``same``; ``defaults: {bias: …}``; ``if:`` with a literal condition;
+* layers: every kind but ``deform`` (the token and attention kinds: ``tests/neutral/attention.py``);
+  explicit symmetric padding (an int, ``[h, w]``, ``[[t, t], [l, l]]`` or ``valid``), never TF ``same``;
+  ``defaults: {bias: …}``; ``if:`` with a literal condition;
 * blocks: ``sequence``, ``residual`` (``shortcut``, ``projection``, a literal ``when``), ``branches``
   (``concat``/``add``/``mul``, ``split``), and, always named, ``repeat``, ``dense`` and ``side``;
 * spec format 2: ``from:`` on any layer or block, the merges ``add``/``concat``/``mul`` with ``from:``
@@ -20,7 +21,8 @@ Names (for ``from:`` and ``outputs:``): a layer, merge or block named ``n`` in t
 block opens ``name/``; repeat and dense iterations ``name/k/``) is ``p/n``; a reference is looked up in the
 innermost scope first, then each enclosing one, then as the unique name ending in ``/reference``.
 
-Anything outside the subset raises :class:`Unsupported` rather than being guessed.
+Anything outside the subset raises :class:`Unsupported` (defined in ``tests/neutral/attention.py``) rather
+than being guessed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from tests.neutral import attention
+from tests.neutral.attention import Unsupported
+
 Pair = tuple[int, int]
 Shape = tuple[int, int, int]
 
@@ -41,10 +46,6 @@ BLOCK_ARGS = {"sequence": {"body"}, "residual": {"body", "shortcut", "projection
               "branches": {"paths", "merge", "split"}, "repeat": {"n", "body"}, "dense": {"n", "body"},
               "side": {"body", "training_only"}}
 CONV_LIKE = ("conv", "dwconv", "pwconv", "separable", "deconv")
-
-
-class Unsupported(ValueError):
-    """The spec uses something outside the subset this builder reads."""
 
 
 # ---------------------------------------------------------------- modules torch.nn does not have as such
@@ -267,6 +268,7 @@ ARGS: dict[str, set[str]] = {
     "leaky_relu": {"slope"}, "elu": {"alpha"}, "prelu": {"per_channel"},
     **{k: set() for k in ("relu", "relu6", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid", "mish",
                           "softmax")},
+    **attention.ARGS,
 }
 
 
@@ -323,7 +325,11 @@ def layer_module(kind: str, a: dict[str, Any], shape: Shape, bias_default: bool)
         return Constant(float(a["value"]))
     if kind in ACTIVATIONS:
         return ACTIVATIONS[kind](a, c)
+    if kind in attention.ARGS:
+        return attention.token_module(kind, a, shape)
     if kind == "linear":
+        if shape[1] == 1 and shape[2] > 1:  # a token sequence C×1×T
+            return attention.linear_module(a, shape, flag(a.get("bias", True)))
         if shape[1:] != (1, 1):
             raise Unsupported(f"linear on {shape}")
         return Vector(nn.Linear(c, a["out"], flag(a.get("bias", True))))
