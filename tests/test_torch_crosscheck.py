@@ -66,7 +66,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted([*ROOT.glob("specs/seed/*.yaml"), *ROOT.glob("specs/rf/*.yaml"), *ROOT.glob("convcalc/zoo/*.yaml")])
 
 #: Kinds whose MACs FlopCounterMode counts exactly as convcalc does.
-COUNTED = frozenset({"conv", "dwconv", "pwconv", "separable", "deconv", "linear", "se"})
+COUNTED = frozenset({"conv", "dwconv", "pwconv", "separable", "deconv", "linear", "se", "attention", "patch_merging",
+                     "psa_attention"})
 #: Specs larger than this (input H·W) get their receptive fields probed on a smaller input.
 PROBE_AREA = 48 * 48
 PROBE_SIZES = (65, 97, 129, 161, 193)
