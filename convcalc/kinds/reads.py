@@ -167,16 +167,6 @@ def offset(r: int, i: int) -> Reads:
     return Reads(1, r, ((Run(i, 1, 1, ONE),),))
 
 
-def tiles(w: int, s: int = 0) -> Reads:
-    """Attention within tiles of w units whose edges lie at s mod w (windows shifted by s, as Swin's cyclic
-    shift with its mask): unit u reads every unit of its tile, each tap 1/w. Unshifted unit q·w + φ reads
-    q·w … q·w + w − 1; shifted, units φ ≥ s read q·w + s …, units φ < s the tile before (its last s units
-    are theirs). Windows tile the padded map like a conv's windows (global attention: :func:`whole_map`)."""
-    s %= w
-    weight = Fraction(1, w)
-    return Reads(w, w, tuple((Run(s if phi >= s else s - w, 1, w, weight),) for phi in range(w)))
-
-
 def windows_on(n: int, w: int, s: int = 0) -> Reads:
     """Window attention on an axis of n units (Swin): the map padded to p = ⌈n/w⌉·w, windows of w whose
     edges lie at s mod w (the cyclic shift), and its mask's regions: with a shift, [0, s) and
