@@ -94,8 +94,12 @@ def _printed(table: object, fit: bool) -> str:
     return buf.getvalue()
 
 
+#: the larger members of the transformer families (their tables are the smallest member's, longer)
+LONG_TABLES = frozenset({"vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_s", "swin_b", "swin_v2_s", "swin_v2_b"})
+
+
 def test_fitted_rich_tables_print_the_same() -> None:
-    reports = [r for name in zoo_names() for r in _zoo(name)]
+    reports = [r for name in zoo_names() if name not in LONG_TABLES for r in _zoo(name)]
     tables = [compare_table(compare(reports))]
     for r in reports:
         tables += [show_table(r), show_table(r, True), rf_table(r)]
