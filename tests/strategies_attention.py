@@ -69,10 +69,9 @@ class _Gen:
         self.features: set[str] = set()
         self.local = True
         self.max_c = 8 if rf else 16
-        #: made a map from tokens already: convcalc's analysis multiplies its support's parts by the rows at
-        #: each flattening and unflattening (12 → 72 → 144 → 720 parts on a 12×4 map; a third round trip takes
-        #: a minute), and every layer after that is slow, so a spec flattens once, and a map made from tokens
-        #: gets one short stage (psa, plain, merge) at most
+        #: made a map from tokens already: a spec flattens once, and a map made from tokens gets one short
+        #: stage (psa, plain, merge) at most (a limit from when round trips through tokens multiplied the
+        #: receptive-field parts; they no longer do, so it may be lifted)
         self.unflattened = False
 
     def i(self, lo: int, hi: int) -> int:

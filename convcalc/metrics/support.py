@@ -19,7 +19,7 @@ from math import lcm
 from typing import NamedTuple
 
 from convcalc.kinds.reads import POINT, LayerReads, ReadsUnion
-from convcalc.metrics.windows import INPUT, AnyTerm, Bound, Entry, Slot, Term, bound_of, compose, join, union
+from convcalc.metrics.windows import INPUT, AnyTerm, Bound, Entry, Slot, Term, bound_of, compose, join, same_slot, union
 
 Part = tuple[AnyTerm, AnyTerm]
 Support = tuple[Part, ...]
@@ -197,15 +197,9 @@ def _period_in(t: AnyTerm, n: int) -> int:
     shift = t.jump
     for p in range(1, n):
         by = shift * p
-        if by.denominator == 1 and all(_same_slot(t.at(u + p), t.at(u), int(by)) for u in range(n - p)):
+        if by.denominator == 1 and all(same_slot(t.at(u + p), t.at(u), int(by)) for u in range(n - p)):
             return p
     return t.period
-
-
-def _same_slot(a: Slot, b: Slot, by: int) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a == b.shifted(by)
 
 
 def summary(s: Support, ax: int, n: int, m: int) -> AxisRF:

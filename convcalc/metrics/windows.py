@@ -150,12 +150,13 @@ def reduced(period: int, shift: int, entries: tuple[Slot, ...]) -> Term:
             if (shift * p) % period:
                 continue
             by = shift * p // period
-            if all(_same(entries[i + p], entries[i], by) for i in range(period - p)):
+            if all(same_slot(entries[i + p], entries[i], by) for i in range(period - p)):
                 return Term(p, by, entries[:p])
     return Term(period, shift, entries)
 
 
-def _same(a: Slot, b: Slot, by: int) -> bool:
+def same_slot(a: Slot, b: Slot, by: int) -> bool:
+    """Whether window a is window b moved by ``by`` units (both reading nothing counts as the same)."""
     if a is None or b is None:
         return a is b
     return a == b.shifted(by)
