@@ -99,7 +99,10 @@ class ConvcalcNet(nn.Module):
                         for a in args]
             total = args[0]
             for t in args[1:]:
-                total = total + t if node.kind == "add" else total * t
+                if node.kind == "add" and node.inplace and not self.probe:
+                    total = total.add_(t)  # ``out += identity``: into the first input
+                else:
+                    total = total + t if node.kind == "add" else total * t
             return total / len(args) if self.probe and node.kind == "add" else total
         if node.kind == "concat":
             return torch.cat(args, 1)

@@ -164,11 +164,14 @@ def _out(text: str, kind: str = "text") -> None:
     sys.stdout.write(textout.for_encoding(text, getattr(sys.stdout, "encoding", None), kind))
 
 
-def _reports(source: str, settings: Settings | None = None, erf: bool = False) -> list[Report]:
+def _reports(source: str, settings: Settings | None = None, erf: bool = False, memory: bool = False) -> list[Report]:
+    """The reports of a spec (``memory``: with the memory pass, fp32 inference at the spec's batch)."""
     from convcalc.lang.sources import open_source
     from convcalc.metrics.analysis import analyze_document
+    from convcalc.metrics.memory import MemoryOptions
 
-    reports = _guard(lambda: analyze_document(open_source(source), settings, erf))
+    opts = MemoryOptions() if memory else None
+    reports = _guard(lambda: analyze_document(open_source(source), settings, erf, opts))
     for r in reports:
         for w in r.warnings:
             sys.stderr.write(f"warning: {r.name}: {w}\n")
@@ -206,7 +209,7 @@ def show(
     from convcalc.outputs import render, views
 
     n = _depth(depth)
-    reports = _alternatives(_reports(spec, _settings(set_, size, batch)), alternative)
+    reports = _alternatives(_reports(spec, _settings(set_, size, batch), memory=fmt is Format.json), alternative)
     if n is None:
         _emit_models(reports, fmt, exact, render.show_csv, views.show_table)
     else:
@@ -269,7 +272,7 @@ def compare(
     settings = _settings(set_, size, batch)
     for s in specs:
         try:
-            reports.extend(_reports(s, settings))
+            reports.extend(_reports(s, settings, memory=fmt is Format.json))
         except typer.Exit:
             bad.append(s)
     if bad and len(specs) > 1:
@@ -401,3 +404,4 @@ def run(argv: list[str] | None = None) -> None:
 
 # the CI commands (check, diff) live in their own module and register on ``app`` when it is imported
 from convcalc.cli import ci as _ci  # noqa: E402,F401
+from convcalc.cli import memory as _memory  # noqa: E402,F401

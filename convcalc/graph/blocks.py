@@ -26,8 +26,8 @@ MAX_NESTING = 100
 BLOCK_KINDS = BLOCK_NAMES
 BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "sequence": ("name", "body"),
-    "residual": ("name", "body", "shortcut", "projection", "when"),
-    "branches": ("name", "paths", "merge", "split"),
+    "residual": ("name", "body", "shortcut", "projection", "when", "inplace"),
+    "branches": ("name", "paths", "merge", "split", "inplace"),
     "dense": ("name", "n", "body", "label"),
     "repeat": ("name", "n", "body", "label"),
     "side": ("name", "body", "training_only"),
@@ -215,7 +215,21 @@ class BlockWalker:
             short = projected if needed else x
         if y is None or short is None:
             return None
-        return self.merge("add", full, [y, short], path, ctx, outer)
+        return self.in_place(self.merge("add", full, [y, short], path, ctx, outer), args, path, ctx)
+
+    def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None:
+        """Mark a merge ``inplace: true`` (an add into its first input: the body's or first path's result)."""
+        if "inplace" not in args or node is None:
+            return node
+        ok, flag = self.sub(args["inplace"], path + ("inplace",), ctx)
+        if ok and not isinstance(flag, bool):
+            self.err(path + ("inplace",), f"expected true or false, found {describe(flag)}", "", ctx)
+        elif ok and flag and self.nodes[node].kind != "add":
+            self.err(path + ("inplace",), f"a {self.nodes[node].kind} cannot be written in place",
+                     "only an add can (into its first input)", ctx)
+        elif ok:
+            self.nodes[node].inplace = flag
+        return node
 
     def changed(self, x: int, y: int) -> bool:
         """Whether a body from node x to node y changed the shape or the effective stride."""
@@ -248,7 +262,8 @@ class BlockWalker:
             outs.append(self.seq(p, path + ("paths", i), xin, scope, ctx) if p != [] else xin)
         if not ok or not ok2 or any(o is None for o in outs):
             return None
-        return self.merge(str(merge), full, [o for o in outs if o is not None], path, ctx, outer)
+        return self.in_place(self.merge(str(merge), full, [o for o in outs if o is not None], path, ctx, outer),
+                             args, path, ctx)
 
     def parts(self, split: Any, c: int, n: int, path: KeyPath, ctx: Ctx) -> list[int] | None:
         """The channel counts of a split into n paths: equal (``true``) or listed."""

@@ -274,6 +274,9 @@ class Builder(BlockWalker, RefWalker):
         if (ks.conv_like or ks.pool_like) and "padding" not in values and "padding" in ks.params \
                 and self.spec.defaults.padding is not None:
             values["padding"] = self.spec.defaults.padding
+        if ks.group == "activation" and "inplace" in ks.params and "inplace" not in values \
+                and self.spec.defaults.inplace is not None:
+            values["inplace"] = self.spec.defaults.inplace
         if "like" in values:  # upsample to the height and width of another layer
             like = self.ref(values.pop("like"), path + ("like",), scope, ctx)
             ok = ok and like is not None

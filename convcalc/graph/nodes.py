@@ -41,6 +41,8 @@ class Node:
     data_dependent: bool = False
     #: inside a ``side`` block (an auxiliary branch that feeds no output by design)
     side: bool = False
+    #: a merge written in place (``inplace: true``: an add into its first input, as ``out += identity``)
+    inplace: bool = False
 
 
 class BlockEnd(NamedTuple):

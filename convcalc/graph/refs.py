@@ -32,6 +32,7 @@ class RefWalker:
         def name_of(self, args: dict[str, Any], path: KeyPath, scope: Scope, kind: str, ctx: Ctx) -> str: ...
         def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: Ctx,
                   scope: Scope) -> int | None: ...
+        def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None: ...
 
     # ------------------------------------------------------------ references
 
@@ -67,8 +68,9 @@ class RefWalker:
                    ctx: Ctx) -> int | None:
         """``- concat: {from: [a, b]}``: a merge of named earlier outputs (``previous`` is the layer above)."""
         for key in args:
-            if key not in ("from", "name"):
-                self.err(path + (key,), f"unknown argument {key!r} for {kind}", "a merge takes from: and name:", ctx)
+            if key not in ("from", "name", "inplace"):
+                self.err(path + (key,), f"unknown argument {key!r} for {kind}",
+                         "a merge takes from:, name: and inplace:", ctx)
         if "from" not in args:
             self.err(path, f"{kind} needs 'from' (the names of its inputs)", f"e.g. `- {kind}: {{from: [a, b]}}`",
                      ctx)
@@ -84,7 +86,7 @@ class RefWalker:
             self.merge(kind, name, [i for i in inputs if i is not None], path, ctx, scope)
         if out is None:
             self.failed.add(name)
-        return out
+        return self.in_place(out, args, path, ctx)
 
     # ------------------------------------------------------------ outputs
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import Cost, Kind, Layer, Shape, area, register, size
 from convcalc.kinds.norm import all_channels, pointwise, same_shape
+from convcalc.kinds.steps import Program, Run, count, in_place, saves_input, saves_output
 from convcalc.kinds.values import boolean, number
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ class ActArgs(NamedTuple):
 
     alpha: float = 1.0
     slope: float = 0.01
+    #: write the result into the input (PyTorch's ``inplace=True``): changes memory, not the counts
+    inplace: bool = False
 
 
 class PReLUArgs(NamedTuple):
@@ -102,15 +105,38 @@ def activation_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Mo
     if isinstance(a, SoftmaxArgs):
         return nn.Softmax(dim=1)
     if layer.kind == "elu":
-        return nn.ELU(a.alpha)
+        return nn.ELU(a.alpha, a.inplace)
     if layer.kind == "leaky_relu":
-        return nn.LeakyReLU(a.slope)
-    return make_activation(layer.kind, probe)
+        return nn.LeakyReLU(a.slope, a.inplace)
+    return make_activation(layer.kind, probe, a.inplace)
+
+
+#: the activations PyTorch can run in place (``inplace=True``); of these, the ones whose derivative needs
+#: only the result (so autograd saves the overwritten tensor itself rather than a copy of the input)
+IN_PLACE = ("relu", "relu6", "leaky_relu", "silu", "hardswish", "hardsigmoid", "mish", "elu")
+SAVES_RESULT_IN_PLACE = ("relu", "leaky_relu", "elu")
+#: the activations whose derivative PyTorch computes from their result (saved), not from their input
+SAVES_RESULT = ("relu", "sigmoid", "tanh", "softmax")
+
+
+def activation_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """A new result; autograd saves the result for ReLU, sigmoid, tanh and softmax, the input for the others
+    (ReLU6 is ``hardtanh``, which saves its input). In place (``inplace: true``): the result is the input's
+    storage; ReLU, leaky ReLU and ELU then save it, the others save a copy of the input made before it is
+    overwritten (so in place saves no memory in training for them). PReLU: one parameter tensor."""
+    n = count(*inp, run.batch)
+    params = 1 if layer.kind == "prelu" else 0
+    if getattr(layer.args, "inplace", False) and run.inplace:
+        return in_place(layer.kind in SAVES_RESULT_IN_PLACE, n)
+    if layer.kind in SAVES_RESULT:
+        return saves_output(n, params)
+    return saves_input(n, params)
 
 
 def _act(name: str, params: dict[str, object] | None = None) -> Kind:
-    return Kind(name, ActArgs, dict(params or {}), (), f"{name} activation", "activation", same_shape,  # type: ignore[arg-type]
-                ACT_COST[name], pointwise, activation_torch)
+    args = {**(params or {}), **({"inplace": boolean} if name in IN_PLACE else {})}
+    return Kind(name, ActArgs, args, (), f"{name} activation", "activation", same_shape,  # type: ignore[arg-type]
+                ACT_COST[name], pointwise, activation_torch, memory=activation_memory)
 
 
 register(
@@ -118,7 +144,8 @@ register(
     _act("leaky_relu", {"slope": number}),
     _act("elu", {"alpha": number}),
     Kind("prelu", PReLUArgs, {"per_channel": boolean}, (), "PReLU (a learned slope, or one per channel)",
-         "activation", same_shape, leaky_cost, pointwise, activation_torch),
+         "activation", same_shape, leaky_cost, pointwise, activation_torch, memory=activation_memory),
     Kind("softmax", SoftmaxArgs, {}, (), "softmax over the channels at each position", "activation",
-         same_shape, softmax_cost, pointwise, activation_torch, channels=all_channels),
+         same_shape, softmax_cost, pointwise, activation_torch, channels=all_channels,
+         memory=activation_memory),
 )

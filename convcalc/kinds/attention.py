@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.kinds.activation import softmax_cost
+from convcalc.kinds.attention_memory import attention_memory, merging_memory, psa_memory
 from convcalc.kinds.conv import conv_cost
 from convcalc.kinds.core import AXES, Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import all_channels, batch_norm, normalise_cost, same_shape
@@ -316,11 +317,12 @@ register(
           "position": choice("none", "table", "mlp"), "cosine": boolean}, ("heads",),
          "multi-head self-attention over all tokens, windows (shifted) or a grid", "attention", attention_shape,
          attention_cost, attention_rf, attention_torch, check=attention_check, weights=True,
-         channels=all_channels, attends=attention_note),
+         channels=all_channels, attends=attention_note, memory=attention_memory),
     Kind("patch_merging", MergeArgs, {"out": positive, "norm": choice("before", "after")}, (),
          "Swin's patch merging: 2×2 patches concatenated, LayerNorm and linear 4C → 2C", "attention",
-         merging_shape, merging_cost, merging_rf, merging_torch, weights=True, channels=all_channels),
+         merging_shape, merging_cost, merging_rf, merging_torch, weights=True, channels=all_channels,
+         memory=merging_memory),
     Kind("psa_attention", PSAArgs, {"heads": positive, "attn_ratio": positive_number}, ("heads",),
          "Ultralytics' attention over the positions of a map (YOLO11 C2PSA)", "attention", same_shape, psa_cost,
-         psa_rf, psa_torch, weights=True, channels=all_channels, attends=global_note),
+         psa_rf, psa_torch, weights=True, channels=all_channels, attends=global_note, memory=psa_memory),
 )

@@ -20,10 +20,13 @@ from convcalc.kinds.core import (
     Shape,
     area,
     axis_out,
+    k_eff,
     register,
+    resolve_padding,
     window_reads,
 )
 from convcalc.kinds.reads import AxisReads, Channels, transposed
+from convcalc.kinds.steps import Program, Run, Step, count, new, padded_first
 from convcalc.kinds.values import Padding, Pair, boolean, nonneg_pair, one_of, padding, pos_pair, positive
 
 if TYPE_CHECKING:
@@ -217,6 +220,60 @@ def conv_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
     return tm.padded_conv(cin, cout, kernel, a.stride, pads, dilation, groups, a.bias)
 
 
+# ---------------------------------------------------------------- memory
+
+
+def conv_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """One convolution, which saves its input (and its weight, a parameter). With padding that differs
+    between the ends of an axis (asymmetric, or TF ``same`` resolved so), PyTorch pads first (``nn.ZeroPad2d``:
+    a padded copy C×(H + p_t + p_b)×(W + p_l + p_r), which the conv saves instead). separable: the depthwise
+    result (C·m channels) is a tensor of its own, saved by the pointwise conv. deconv with asymmetric padding:
+    the full output (H_out + p_t + p_b, …) is computed and cropped (a view). deform (torchvision's
+    ``deform_conv2d``): the offset conv (2·G·K channels, v2 also a mask conv of G·K channels and its sigmoid)
+    then the sampling conv, which saves its input, offsets and mask."""
+    a = layer.args
+    assert isinstance(a, ConvArgs)
+    b = run.batch
+    n_out = count(*out, b)
+    bias = 1 if a.bias else 0
+    if layer.kind == "deconv":
+        assert a.padding != "same"
+        (pt, pb), (pl, pr) = a.padding
+        if pt == pb and pl == pr:
+            return Program((Step((0,), new(n_out), (0,), weights=True),), 1 + bias)
+        full = new(count(out.c, out.h + pt + pb, out.w + pl + pr, b))
+        return Program((Step((0,), full, (0,), weights=True), Step((1,), 1)), 1 + bias)
+    kernel = (1, 1) if layer.kind == "pwconv" else a.kernel
+    dilation = (1, 1) if layer.kind == "pwconv" else a.dilation
+    stride = a.stride
+    pads = tuple(resolve_padding(a.padding, ax, i, k_eff(kernel[ax], dilation[ax]), stride[ax])
+                 for ax, i in enumerate((inp.h, inp.w)))
+    steps: list[Step] = []
+    src = 0
+    if padded_first(pads):  # type: ignore[arg-type]
+        (pt, pb), (pl, pr) = pads
+        steps.append(Step((0,), new(count(inp.c, inp.h + pt + pb, inp.w + pl + pr, b))))
+        src = 1
+    if layer.kind == "separable":
+        mid = separable_mid(layer, inp)
+        steps.append(Step((src,), new(count(mid, out.h, out.w, b)), (src,), weights=True))
+        steps.append(Step((len(steps),), new(n_out), (len(steps),), weights=True))
+        return Program(tuple(steps), 2 + 2 * bias)
+    if layer.kind == "deform":
+        kk = kernel[0] * kernel[1]
+        steps.append(Step((src,), new(count(2 * a.offset_groups * kk, out.h, out.w, b)), (src,), weights=True))
+        used = [src, len(steps)]
+        if a.version == 2:
+            mask = count(a.offset_groups * kk, out.h, out.w, b)
+            steps.append(Step((src,), new(mask), (src,), weights=True))
+            steps.append(Step((len(steps),), new(mask), (len(steps) + 1,)))
+            used.append(len(steps))
+        steps.append(Step(tuple(used), new(n_out), tuple(used), weights=True))
+        return Program(tuple(steps), 3 + bias + (2 if a.version == 2 else 0))
+    steps.append(Step((src,), new(n_out), (src,), weights=True))
+    return Program(tuple(steps), 1 + bias)
+
+
 _COMMON: dict[str, Parser] = {
     "kernel": pos_pair, "stride": pos_pair, "padding": padding, "dilation": pos_pair, "bias": boolean,
 }
@@ -225,7 +282,8 @@ _COMMON: dict[str, Parser] = {
 def _conv_kind(name: str, params: dict[str, Parser], required: tuple[str, ...], doc: str,
                cost: CostFn = _conv_cost) -> Kind:
     return Kind(name, ConvArgs, params, required, doc, "conv", conv_shape, cost, conv_rf, conv_torch,
-                conv_like=True, weights=True, data_dependent=name == "deform", channels=conv_channels_rule)
+                conv_like=True, weights=True, data_dependent=name == "deform", channels=conv_channels_rule,
+                memory=conv_memory)
 
 
 register(

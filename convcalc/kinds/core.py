@@ -4,7 +4,8 @@ A kind is declared once, in the module of its family (``conv.py``, ``pool.py``, 
 its arguments (parsers, required names, typed container), and beside them its rules, one per
 interpretation: ``shape`` (output shape), ``cost`` (exact integer cost buckets), ``rf`` (which input units
 each output unit reads, per axis: :mod:`convcalc.kinds.reads`), ``channels`` (which input channels each
-output channel reads) and ``torch`` (its PyTorch module, imported lazily). The metric passes read the rule
+output channel reads), ``memory`` (its tensor operations: what each allocates and what autograd saves,
+:mod:`convcalc.kinds.steps`) and ``torch`` (its PyTorch module, imported lazily). The metric passes read the rule
 of their interpretation from :data:`KINDS`; ``tests/test_registry.py`` proves every kind has every rule.
 
 Geometry per axis: k_eff = d·(k − 1) + 1; o = ⌊(i + p_begin + p_end − k_eff)/s⌋ + 1 (pools: PyTorch's
@@ -18,6 +19,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.kinds.reads import SAME, AxisReads, Channels, LayerReads, window
+from convcalc.kinds.steps import MemoryFn
 from convcalc.kinds.values import Padding, Pair
 
 if TYPE_CHECKING:  # torch is an optional extra: only the PyTorch rules import it, when called
@@ -220,6 +222,9 @@ class Kind(NamedTuple):
     #: mixes tokens (attention): a unit reads a window of tokens or all of them, not centred on itself, so a
     #: residual around it is not checked for alignment; returns its receptive-field note ("" for none)
     attends: Callable[[Layer, Shape], str] | None = None
+    #: the memory rule: the layer's tensor operations, what each allocates and what autograd saves
+    #: (:mod:`convcalc.kinds.steps`); every kind has one (``tests/test_registry.py``)
+    memory: MemoryFn | None = None
 
 
 #: Every layer kind convcalc knows, by name, in registration order (filled by the family modules).

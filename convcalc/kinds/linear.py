@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from convcalc.kinds.activation import ACT_COST, ACTIVATIONS
+from convcalc.kinds.activation import ACT_COST, ACTIVATIONS, SAVES_RESULT
 from convcalc.kinds.conv import conv_cost
 from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import all_channels, pointwise, same_shape
 from convcalc.kinds.pool import global_avgpool_cost
+from convcalc.kinds.steps import Program, Run, Step, count, new, saves_input
 from convcalc.kinds.values import boolean, choice, positive
 
 if TYPE_CHECKING:
@@ -98,10 +99,40 @@ def linear_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module
     return tm.Linear(inp.c, a.out, a.bias)
 
 
+# ---------------------------------------------------------------- memory
+
+
+def linear_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """linear: one matrix product on the flattened input (a view), which saves its input (and the weight, a
+    parameter); a new result. On a sequence, per token: the tokens' rows are the storage of the sequence
+    (PyTorch's N×T×C layout). se: the mean over the map (N·C, saves nothing), the first 1×1 conv (N·width,
+    saves the mean), the activation (saves its result or its input, as the activation kind), the second conv
+    (N·C, saves the activation's result), the gate (sigmoid saves its result, hard-sigmoid its input), and the
+    scaling ``x · gate`` (a new result; saves x, and the gate where x requires grad). Four parameter tensors."""
+    b = run.batch
+    n_out = count(*out, b)
+    a = layer.args
+    if isinstance(a, LinearArgs):
+        return saves_input(n_out, 1 + int(a.bias))
+    assert isinstance(a, SEArgs)
+    width = se_width(layer, inp.c)
+    act_saves = 3 if a.activation in SAVES_RESULT else 2
+    gate_saves = 5 if a.gate in SAVES_RESULT else 4
+    return Program((
+        Step((0,), new(b * inp.c)),
+        Step((1,), new(b * width), (1,), weights=True),
+        Step((2,), new(b * width), (act_saves,)),
+        Step((3,), new(b * inp.c), (3,), weights=True),
+        Step((4,), new(b * inp.c), (gate_saves,)),
+        Step((0, 5), new(n_out), product=True),
+    ), 4)
+
+
 register(
     Kind("linear", LinearArgs, {"out": positive, "bias": boolean}, ("out",), "fully connected", "other",
-         linear_shape, linear_cost, pointwise, linear_torch, weights=True, channels=all_channels),
+         linear_shape, linear_cost, pointwise, linear_torch, weights=True, channels=all_channels,
+         memory=linear_memory),
     Kind("se", SEArgs, {"reduction": positive, "width": positive, "activation": choice(*ACTIVATIONS),
                         "gate": choice("sigmoid", "hardsigmoid")}, (), "squeeze-and-excitation", "other",
-         same_shape, se_cost, pointwise, linear_torch, check=se_check, global_gate=True),
+         same_shape, se_cost, pointwise, linear_torch, check=se_check, global_gate=True, memory=linear_memory),
 )

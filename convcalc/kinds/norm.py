@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register, size
 from convcalc.kinds.reads import MIX, POINT, AxisReads, Channels
+from convcalc.kinds.steps import FP32, Program, Run, Step, T, count, new, saves_input, saves_nothing
 from convcalc.kinds.values import boolean, number, positive
 
 if TYPE_CHECKING:
@@ -160,18 +161,70 @@ def scale_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
     return Scale(1.0 if probe else a.value)  # the probe stays monotone whatever the sign
 
 
+# ---------------------------------------------------------------- memory
+
+
+def bn_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """Training: ``native_batch_norm`` saves its input, the running mean and variance (buffers, C each) and
+    the batch mean and inverse deviation it computes (C fp32 each); its result is new. Inference: a new
+    result; ``fold_bn``: folded into the conv before it, so no tensor of its own (the result is the input).
+    With only γ or only β learned (scale/center off), PyTorch's BN without affine then multiplies by γ (a new
+    result; saves the normalised map) or adds β (a new result). Counters: ``num_batches_tracked`` (int64)."""
+    a = layer.args
+    assert isinstance(a, BNArgs)
+    n = count(*inp, run.batch)
+    both = a.scale and a.center
+    tensors = 2 if both else int(a.scale) + int(a.center)
+    if not run.train:
+        if run.fold_bn:
+            return Program((Step((0,), 0),), tensors, 1)
+        steps = [Step((0,), new(n))]
+    else:
+        stats = (T(inp.c, buffer=True), T(inp.c, buffer=True), T(inp.c, FP32), T(inp.c, FP32))
+        steps = [Step((0,), new(n), (0, *stats), weights=both)]
+    if a.scale and not both:
+        steps.append(Step((1,), new(n), (1,) if run.train else (), weights=True))
+    if a.center and not both:
+        steps.append(Step((len(steps),), new(n), weights=True))
+    return Program(tuple(steps), tensors, 1)
+
+
+def norm_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """layernorm (``native_layer_norm`` over the channels at each of N·H·W positions) and groupnorm
+    (``native_group_norm``, N·G groups): a new result, and a mean and reciprocal deviation per position or
+    group (fp32), saved with the input in training, dropped at once at inference."""
+    a = layer.args
+    assert isinstance(a, NormArgs)
+    rows = run.batch * (a.groups if layer.kind == "groupnorm" else inp.h * inp.w)
+    stats = (T(rows, FP32), T(rows, FP32))
+    n = count(*inp, run.batch)
+    step = Step((0,), new(n), (0, *stats), weights=a.affine) if run.train else Step((0,), new(n), temps=stats)
+    return Program((step,), (1 + int(a.bias)) if a.affine else 0)
+
+
+def scale_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """layer_scale: ``x · γ``, a new result, saves x (and γ, a parameter); scale: ``x · value``, a new result,
+    saves nothing."""
+    n = count(*inp, run.batch)
+    if layer.kind == "layer_scale":
+        return saves_input(n, 1)
+    return saves_nothing(n)
+
+
 _NORM = {"affine": boolean, "bias": boolean, "eps": number}
 
 register(
     Kind("bn", BNArgs, {"scale": boolean, "center": boolean}, (),
-         "batch normalisation (scale: learn γ, center: learn β)", "norm", same_shape, bn_cost, pointwise, bn_torch),
+         "batch normalisation (scale: learn γ, center: learn β)", "norm", same_shape, bn_cost, pointwise, bn_torch,
+         memory=bn_memory),
     Kind("layernorm", NormArgs, dict(_NORM), (), "layer normalisation over the channels at each position",
-         "norm", same_shape, layernorm_cost, pointwise, norm_torch, channels=all_channels),
+         "norm", same_shape, layernorm_cost, pointwise, norm_torch, channels=all_channels, memory=norm_memory),
     Kind("groupnorm", NormArgs, {"groups": positive, **_NORM}, ("groups",),
          "group normalisation (statistics over each group's channels and all positions)", "norm",
-         groupnorm_shape, groupnorm_cost, pointwise, norm_torch, global_gate=True, gate_groups=norm_groups),
+         groupnorm_shape, groupnorm_cost, pointwise, norm_torch, global_gate=True, gate_groups=norm_groups,
+         memory=norm_memory),
     Kind("layer_scale", LayerScaleArgs, {"init": number}, (), "a learned scale per channel (ConvNeXt, CaiT)",
-         "norm", same_shape, layer_scale_cost, pointwise, scale_torch),
+         "norm", same_shape, layer_scale_cost, pointwise, scale_torch, memory=scale_memory),
     Kind("scale", ScaleArgs, {"value": number}, ("value",), "multiplication by a constant", "norm", same_shape,
-         scale_cost, pointwise, scale_torch),
+         scale_cost, pointwise, scale_torch, memory=scale_memory),
 )

@@ -19,10 +19,13 @@ from convcalc.kinds.core import (
     Shape,
     area,
     axis_out,
+    k_eff,
     register,
+    resolve_padding,
     window_reads,
 )
 from convcalc.kinds.reads import AxisReads, adaptive, whole
+from convcalc.kinds.steps import INT64, Program, Run, Step, T, count, new, saves_input, saves_nothing
 from convcalc.kinds.values import Padding, Pair, boolean, padding, pos_pair
 
 if TYPE_CHECKING:
@@ -187,19 +190,81 @@ def adaptive_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Modu
     return nn.AdaptiveAvgPool2d(a.size)
 
 
+# ---------------------------------------------------------------- memory
+
+
+def pool_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """maxpool: ``max_pool2d_with_indices``, which returns int64 indices beside its result (O·C of them;
+    saved for backward with the input in training, dropped at once at inference); avgpool saves its input.
+    Padding PyTorch cannot take natively (asymmetric, TF ``same``, more than kernel // 2) pads first: a copy
+    of (o − 1)·s + k_eff per axis, saved instead of the input; an average pool then divides by the taps
+    counted (a new result; the divisor, an O-sized constant, is saved)."""
+    a = layer.args
+    assert isinstance(a, PoolArgs)
+    b = run.batch
+    n_out = count(*out, b)
+    s = pool_stride(a)
+    pads = [resolve_padding(a.padding, ax, i, k_eff(a.kernel[ax], a.dilation[ax]), s[ax])
+            for ax, i in enumerate((inp.h, inp.w))]
+    native = a.padding != "same" and all(pb == pe and pb <= k // 2 for (pb, pe), k in zip(pads, a.kernel,
+                                                                                             strict=True))
+    steps: list[Step] = []
+    src = 0
+    if not native:
+        lengths = [(o - 1) * s[ax] + k_eff(a.kernel[ax], a.dilation[ax]) for ax, o in enumerate((out.h, out.w))]
+        steps.append(Step((0,), new(count(inp.c, lengths[0], lengths[1], b))))
+        src = 1
+    if layer.kind == "maxpool":
+        indices = T(n_out, INT64)
+        steps.append(Step((src,), new(n_out), (src, indices)) if run.train else
+                     Step((src,), new(n_out), temps=(indices,)))
+        return Program(tuple(steps))
+    steps.append(Step((src,), new(n_out), (src,)))
+    if not native:
+        steps.append(Step((len(steps),), new(n_out), (T(out.h * out.w, buffer=True),)))
+    return Program(tuple(steps))
+
+
+def global_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """global_avgpool: a mean over H and W, which saves nothing; global_maxpool: ``amax``, which saves its
+    input and its result."""
+    n_out = count(*out, run.batch)
+    if layer.kind == "global_maxpool":
+        return Program((Step((0,), new(n_out), (0, 1)),))
+    return saves_nothing(n_out)
+
+
+def adaptive_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """adaptive_avgpool to 1×1 is a mean (saves nothing), to any other size it saves its input;
+    adaptive_maxpool saves its input and int64 indices (O·C; dropped at once at inference)."""
+    a = layer.args
+    assert isinstance(a, AdaptiveArgs)
+    n_out = count(*out, run.batch)
+    if layer.kind == "adaptive_maxpool":
+        indices = T(n_out, INT64)
+        return Program((Step((0,), new(n_out), (0, indices)) if run.train else
+                        Step((0,), new(n_out), temps=(indices,)),))
+    if tuple(a.size) == (1, 1):
+        return saves_nothing(n_out)
+    return saves_input(n_out)
+
+
 _WINDOW = {"kernel": pos_pair, "stride": pos_pair, "padding": padding}
 
 register(
     Kind("maxpool", PoolArgs, {**_WINDOW, "dilation": pos_pair, "ceil_mode": boolean}, ("kernel",), "max pooling",
-         "pool", pool_shape, maxpool_cost, pool_rf, pool_torch, pool_like=True),
+         "pool", pool_shape, maxpool_cost, pool_rf, pool_torch, pool_like=True, memory=pool_memory),
     Kind("avgpool", PoolArgs, {**_WINDOW, "ceil_mode": boolean, "count_include_pad": boolean}, ("kernel",),
-         "average pooling", "pool", pool_shape, avgpool_cost, pool_rf, pool_torch, pool_like=True),
+         "average pooling", "pool", pool_shape, avgpool_cost, pool_rf, pool_torch, pool_like=True,
+         memory=pool_memory),
     Kind("global_avgpool", GlobalArgs, {}, (), "global average pooling", "pool", global_shape, global_avgpool_cost,
-         whole_input, global_torch),
+         whole_input, global_torch, memory=global_memory),
     Kind("global_maxpool", GlobalArgs, {}, (), "global max pooling", "pool", global_shape, global_maxpool_cost,
-         whole_input, global_torch),
+         whole_input, global_torch, memory=global_memory),
     Kind("adaptive_avgpool", AdaptiveArgs, {"size": pos_pair}, ("size",), "adaptive average pooling", "pool",
-         adaptive_shape, adaptive_avgpool_cost, adaptive_rf, adaptive_torch),
+         adaptive_shape, adaptive_avgpool_cost, adaptive_rf, adaptive_torch,
+         memory=adaptive_memory),
     Kind("adaptive_maxpool", AdaptiveArgs, {"size": pos_pair}, ("size",), "adaptive max pooling", "pool",
-         adaptive_shape, adaptive_maxpool_cost, adaptive_rf, adaptive_torch),
+         adaptive_shape, adaptive_maxpool_cost, adaptive_rf, adaptive_torch,
+         memory=adaptive_memory),
 )

@@ -18,6 +18,7 @@ from convcalc.kinds.core import AXES, ZERO, Cost, Kind, Layer, LayerShapeError, 
 from convcalc.kinds.norm import pointwise, same_shape
 from convcalc.kinds.pool import whole_input
 from convcalc.kinds.reads import POINT, AxisReads, Channels, Reads, Spread, linear_interp, nearest, window
+from convcalc.kinds.steps import Program, Run, Step, T, count, new, saves_nothing, view
 from convcalc.kinds.values import boolean, choice, factor_pair, pos_pair, positive, probability, reference
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class PlainArgs(NamedTuple):
 
 class DropArgs(NamedTuple):
     p: float = 0.5
+    #: dropout only: multiply the input in place (PyTorch's ``inplace=True``)
+    inplace: bool = False
 
 
 class GroupsArgs(NamedTuple):
@@ -191,7 +194,7 @@ def reshape_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Modul
         return tm.Flatten()
     if layer.kind == "dropout":
         assert isinstance(a, DropArgs)
-        return nn.Dropout(a.p)
+        return nn.Dropout(a.p, a.inplace)
     if layer.kind == "drop_path":
         assert isinstance(a, DropArgs)
         return tm.DropPath(a.p)
@@ -216,15 +219,43 @@ def reshape_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Modul
     return nn.Identity()
 
 
+# ---------------------------------------------------------------- memory
+
+
+def reshape_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
+    """flatten, identity, and dropout/drop_path at inference or with p = 0: a view of the input (no tensor of
+    its own). dropout in training: ``input · mask``, a new result (in place: the input's storage) and a mask
+    of the input's size in the activations' dtype, saved (PyTorch's CPU rule; on CUDA the fused kernel saves a
+    1-byte bool mask instead; p = 1: a 0-dim zero, one element). drop_path in training: torchvision's ``stochastic_depth``, ``input · noise``
+    with noise of one element per sample, saved; a new result. channel_shuffle: a view, a transpose and a
+    contiguous copy (one new result; a view where groups is 1 or C, since the transpose then moves nothing). pixel (un)shuffle and upsampling: a new result; none saves anything."""
+    n_out = count(*out, run.batch)
+    a = layer.args
+    if layer.kind in ("dropout", "drop_path"):
+        assert isinstance(a, DropArgs)
+        if not run.train or a.p == 0:
+            return view()
+        if layer.kind == "drop_path":
+            return Program((Step((0,), new(n_out), (T(run.batch),)),))
+        mask = T(1 if a.p == 1 else n_out)  # p = 1: PyTorch multiplies by a 0-dim zero
+        return Program((Step((0,), 0 if a.inplace and run.inplace else new(n_out), (mask,)),))
+    if layer.kind in ("flatten", "identity"):
+        return view()
+    if isinstance(a, GroupsArgs) and (a.groups == 1 or a.groups == inp.c):  # the transpose moves nothing
+        return view()
+    return saves_nothing(n_out)
+
+
 def _kind(name: str, args: type, params: dict[str, object], required: tuple[str, ...], doc: str,
           shape: object = same_shape, cost: object = free_cost, rf: object = pointwise, **flags: object) -> Kind:
-    return Kind(name, args, params, required, doc, "other", shape, cost, rf, reshape_torch, **flags)  # type: ignore[arg-type]
+    return Kind(name, args, params, required, doc, "other", shape, cost, rf, reshape_torch,  # type: ignore[arg-type]
+                memory=reshape_memory, **flags)  # type: ignore[arg-type]
 
 
 register(
     _kind("flatten", PlainArgs, {}, (), "C×H×W → (C·H·W)×1×1", flatten_shape, rf=whole_input,
           channels=flatten_channels),
-    _kind("dropout", DropArgs, {"p": probability}, (), "dropout (identity at inference)"),
+    _kind("dropout", DropArgs, {"p": probability, "inplace": boolean}, (), "dropout (identity at inference)"),
     _kind("drop_path", DropArgs, {"p": probability}, (), "stochastic depth (identity at inference)"),
     _kind("identity", PlainArgs, {}, (), "identity"),
     _kind("channel_shuffle", GroupsArgs, {"groups": positive}, ("groups",), "channel shuffle (permutation)",

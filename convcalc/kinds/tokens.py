@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from convcalc.kinds import steps as st
 from convcalc.kinds.core import ZERO, Cost, Kind, Layer, LayerShapeError, Shape, register, size
 from convcalc.kinds.norm import pointwise, same_shape
 from convcalc.kinds.reads import ONE, POINT, LayerReads, Reads, ReadsUnion, Run, offset, row_to_tokens, tokens_to_row
@@ -174,9 +175,22 @@ def tokens_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module
     return ta.Tokens()
 
 
+def tokens_memory(layer: Layer, inp: Shape, out: Shape, run: st.Run) -> st.Program:
+    """tokens (``flatten(2).transpose(1, 2)``) and select_token (``x[:, t]``): views of the input;
+    class_token (a concatenation: one parameter tensor) and pos_embed (an addition of the table: a parameter
+    tensor when learned, a buffer when sin-cos) and to_map (a transpose made contiguous): a new result that
+    saves nothing."""
+    a = layer.args
+    if isinstance(a, (TokensArgs, SelectArgs)):
+        return st.view()
+    params = 1 if isinstance(a, ClassTokenArgs) or (isinstance(a, PosEmbedArgs) and a.table == "learned") else 0
+    return st.saves_nothing(st.count(*out, run.batch), params)
+
+
 def _kind(name: str, args: type, params: dict[str, object], doc: str, shape: object, cost: object,
           rf: object) -> Kind:
-    return Kind(name, args, params, (), doc, "attention", shape, cost, rf, tokens_torch)  # type: ignore[arg-type]
+    return Kind(name, args, params, (), doc, "attention", shape, cost, rf, tokens_torch,  # type: ignore[arg-type]
+                memory=tokens_memory)
 
 
 register(
@@ -192,5 +206,5 @@ register(
           select_shape, free_cost, select_rf),
     Kind("to_map", ToMapArgs, {"height": positive, "width": positive, "skip": non_negative}, ("height", "width"),
          "a sequence → a C×height×width map (after skipping the first tokens)", "attention", to_map_shape, free_cost,
-         to_map_rf, tokens_torch),
+         to_map_rf, tokens_torch, memory=tokens_memory),
 )

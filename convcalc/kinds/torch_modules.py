@@ -45,8 +45,11 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
-def make_activation(kind: str, probe: bool) -> nn.Module:
-    return nn.Identity() if probe else ACTIVATIONS[kind]()
+def make_activation(kind: str, probe: bool, inplace: bool = False) -> nn.Module:
+    """The activation module (``inplace`` where PyTorch has the option; an identity in the probe)."""
+    if probe:
+        return nn.Identity()
+    return ACTIVATIONS[kind](inplace=True) if inplace else ACTIVATIONS[kind]()  # type: ignore[call-arg]
 
 
 # ---------------------------------------------------------------- modules convcalc needs beyond torch.nn
@@ -322,8 +325,8 @@ class DropPath(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0:
             return x
-        keep = x.new_empty(x.shape[0], 1, 1, 1).bernoulli_(1 - self.p)
-        return x * keep / (1 - self.p)
+        keep = x.new_empty(x.shape[0], 1, 1, 1).bernoulli_(1 - self.p).div_(1 - self.p)
+        return x * keep  # torchvision's stochastic_depth: one result, the noise saved
 
 
 class Resize(nn.Module):

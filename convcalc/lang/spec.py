@@ -25,7 +25,7 @@ TOP_KEYS = ("convcalc", "name", "description", "include", "params", "variants", 
             "layers", "outputs", "alternatives", "budget")
 ALT_KEYS = ("name", "description", "input", "layers", "outputs", "budget")
 INPUT_KEYS = ("channels", "height", "width", "size", "batch", "multiple_of")
-DEFAULT_KEYS = ("bias", "padding")
+DEFAULT_KEYS = ("bias", "padding", "inplace")
 TEMPLATE_KEYS = ("params", "body", "description")
 #: The keys of the sections that take a mapping (for the hint when they are not indented under it).
 _NESTED = {"input": INPUT_KEYS, "defaults": DEFAULT_KEYS}
@@ -54,6 +54,8 @@ NO_INPUT = InputSpec(0, 0, 0)
 class Defaults:
     bias: bool | None = None
     padding: Padding | None = None
+    #: the default ``inplace`` of the layers that can run in place (activations, dropout)
+    inplace: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,8 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
         p.keys(dm, ("defaults",), DEFAULT_KEYS)
         bias = p.value(boolean, dm["bias"], ("defaults", "bias")) if "bias" in dm else None
         pad = p.value(padding, dm["padding"], ("defaults", "padding")) if "padding" in dm else None
-        spec.defaults = Defaults(bias, pad)
+        inplace = p.value(boolean, dm["inplace"], ("defaults", "inplace")) if "inplace" in dm else None
+        spec.defaults = Defaults(bias, pad, inplace)
     for inc in _included(doc, col):
         for tname, tmpl in _templates(_Parser(inc, col), inc.data, inc).items():
             if tname in spec.templates:

@@ -22,6 +22,7 @@ from convcalc.kinds.core import ZERO, Cost, Shape
 from convcalc.lang.spec import Settings, Spec, parse_spec
 from convcalc.lang.yaml_source import Document, load_file, load_text
 from convcalc.metrics.centre import NO_UNIT, CentreUnit, beyond_input, centre_unit
+from convcalc.metrics.memory import Memory, MemoryOptions, memory_of
 from convcalc.metrics.support import RF
 
 Num = int | Fraction
@@ -134,6 +135,8 @@ class Report:
     outputs: tuple[OutputRow, ...] = ()
     #: problems that did not stop the analysis (layers that feed no output, …)
     warnings: tuple[str, ...] = ()
+    #: the memory pass, when asked for (:mod:`convcalc.metrics.memory`)
+    memory: Memory | None = None
 
     @property
     def params(self) -> int:
@@ -220,9 +223,10 @@ def _output(g: Graph, name: str, node: Node, erf: bool) -> OutputRow:
                      centre_unit(g, node, erf))
 
 
-def report_of(g: Graph, file: str = "", erf: bool = False) -> Report:
+def report_of(g: Graph, file: str = "", erf: bool = False, memory: MemoryOptions | None = None) -> Report:
     """Derive the report of an expanded graph; ``erf``: also the effective receptive field of each output's
-    centre unit (path counts over the graph, :mod:`convcalc.metrics.footprint`: what ``rf`` reports)."""
+    centre unit (path counts over the graph, :mod:`convcalc.metrics.footprint`: what ``rf`` reports);
+    ``memory``: also the memory pass with these options."""
     rows = tuple(_row(g, n) for n in g.layers)
     total = ZERO
     excluded = ZERO
@@ -257,6 +261,7 @@ def report_of(g: Graph, file: str = "", erf: bool = False) -> Report:
         activations=sum(r.activations for r in inference),
         peak_activation=max((r.activations for r in inference), default=0),
         notes=notes, outputs=outputs, warnings=tuple(g.warnings),
+        memory=memory_of(g, memory) if memory is not None else None,
     )
 
 
@@ -280,11 +285,14 @@ def graphs_of(doc: Document, settings: Settings | None = None) -> list[Graph]:
     return _expand(parse_spec(doc, errors, settings), errors)
 
 
-def analyze_document(doc: Document, settings: Settings | None = None, erf: bool = False) -> list[Report]:
-    """Parse and analyse a loaded document, reporting top-level and layer problems together (``erf``: see
-    :func:`report_of`)."""
+def analyze_document(doc: Document, settings: Settings | None = None, erf: bool = False,
+                     memory: MemoryOptions | None = None) -> list[Report]:
+    """Parse and analyse a loaded document, reporting top-level and layer problems together (``erf``,
+    ``memory``: see :func:`report_of`)."""
+    if memory is not None:
+        memory.check()
     with paused_gc():
-        return [report_of(g, doc.file, erf) for g in graphs_of(doc, settings)]
+        return [report_of(g, doc.file, erf, memory) for g in graphs_of(doc, settings)]
 
 
 def analyze_file(path: str | Path) -> list[Report]:

@@ -78,18 +78,25 @@ def depth_dict(row: DepthRow) -> dict[str, Any]:
 
 
 def report_dict(r: Report) -> dict[str, Any]:
-    """The JSON object of one model (stable key order)."""
+    """The JSON object of one model (stable key order); with the memory pass, its keys after
+    ``peak_activation`` and each layer's ``output_bytes``, ``live_bytes`` and ``saved_bytes`` (null for a
+    layer that feeds no output)."""
+    from convcalc.outputs.memory_view import layer_keys, model_keys
+
+    memory = model_keys(r.memory) if r.memory is not None else {}
+    per_layer = layer_keys(r.memory)
+    blank = {"output_bytes": None, "live_bytes": None, "saved_bytes": None} if r.memory is not None else {}
     return {
         "name": r.name, "description": r.description, "file": r.file,
         "input_shape": list(r.input_shape), "batch": r.batch,
         **_cost(r.total), "training_only_macs": r.training_only.macs,
         "output_shape": list(r.output_shape), **_field(r.rf), "rf_full": _pair(r.rf_full.size),
         "weight_layers": r.weight_layers, "nonlinearities": r.nonlinearities,
-        "activations": r.activations, "peak_activation": r.peak_activation,
+        "activations": r.activations, "peak_activation": r.peak_activation, **memory,
         "notes": list(r.notes),
         "outputs": [output_dict(o) for o in r.outputs],
         "warnings": list(r.warnings),
-        "layers": [layer_dict(x) for x in r.layers],
+        "layers": [{**layer_dict(x), **per_layer.get(x.name, blank)} for x in r.layers],
         "blocks": [block_dict(b) for b in r.blocks],
     }
 

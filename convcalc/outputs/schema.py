@@ -37,10 +37,12 @@ def spec_schema() -> dict[str, Any]:
     items += [_layer_item(k) for k in sorted(KINDS)]
     blk: dict[str, dict[str, Any]] = {
         "sequence": {"body": layer_list},
-        "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list, "when": _COND},
+        "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list, "when": _COND,
+                     "inplace": _COND},
         "branches": {"paths": {"type": "array", "items": layer_list},
                      "merge": {"anyOf": [{"enum": ["concat", "add", "mul"]}, _EXPR]},
-                     "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": _POS}, _EXPR]}},
+                     "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": _POS}, _EXPR]},
+                     "inplace": _COND},
         "dense": {"n": _COUNT, "body": layer_list, "label": {"type": ["string", "integer"]}},
         "repeat": {"n": _COUNT, "body": layer_list, "label": {"type": ["string", "integer"]}},
         "side": {"body": layer_list, "training_only": _COND},
@@ -54,7 +56,7 @@ def spec_schema() -> dict[str, Any]:
         items.append({"type": "object", "required": [kind], "additionalProperties": False,
                       "properties": {kind: {"type": "object", "additionalProperties": False, "required": ["from"],
                                             "properties": {"name": {"type": ["string", "integer"]}, "if": _COND,
-                                                           "from": _NAMES}}}})
+                                                           "from": _NAMES, "inplace": _COND}}}})
     # a named block (template) call: any other single key with a mapping of parameters
     items.append({"type": "object", "minProperties": 1, "maxProperties": 1,
                   "not": {"anyOf": [{"required": [k]} for k in [*KINDS, *blk, *MERGE_KINDS]]},
@@ -83,7 +85,8 @@ def spec_schema() -> dict[str, Any]:
             "variants": {"type": "object", "additionalProperties": {"type": "object"}},
             "input": inp,
             "defaults": {"type": "object", "additionalProperties": False,
-                         "properties": {"bias": parser_schema(boolean), "padding": parser_schema(padding)}},
+                         "properties": {"bias": parser_schema(boolean), "padding": parser_schema(padding),
+                                        "inplace": parser_schema(boolean)}},
             "blocks": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["body"],
                 "properties": {"params": {"type": ["object", "null"]}, "body": layer_list,

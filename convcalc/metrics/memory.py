@@ -1,0 +1,312 @@
+"""Memory: a pass over the finished graph, running each layer's memory rule (:mod:`convcalc.kinds.steps`) in
+the spec's order.
+
+- **weights**: parameters × the parameters' bytes; **buffers** (BN's running statistics, sin-cos tables) ×
+  the same, plus 8 bytes per int64 counter (BN's ``num_batches_tracked``); in training **gradients** (one per
+  parameter) and the **optimizer**'s state: SGD none, momentum one buffer per parameter, Adam/AdamW two, plus
+  a 4-byte ``step`` tensor per parameter tensor (PyTorch's default, non-fused, non-capturable step).
+- **inference peak**: the largest sum, over the steps in order, of the bytes of every live tensor, a tensor
+  being live from the step that allocates it to its last reader (the input from the start; the outputs to
+  the end); views and in-place steps allocate nothing; what an operation returns that nothing reads (a max
+  pool's indices) is live during its own step. Weights and buffers are not counted in it (see above).
+- **training activations**: the bytes autograd saves for backward, each storage once (a tensor two layers
+  save, or that an in-place step overwrote and saved, counts once); parameters are not counted, the buffers
+  autograd saves (BN's running statistics) are, as ``saved_tensors_hooks`` sees them.
+
+Mixed precision (``mixed``): parameters, gradients and optimizer state in fp32, activations in ``dtype``
+(fp16 or bf16); as PyTorch's autocast, each weight layer's parameters are cast once per forward, the copy
+saved for backward in training and cached to the end of the forward at inference. Exact integers throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from convcalc.errors import Diagnostic, Location, UsageError
+from convcalc.graph import Graph, Node
+from convcalc.kinds import KINDS, WEIGHT_KINDS
+from convcalc.kinds.steps import ACT, FP32, INT64, Program, Run, Step, T
+
+#: bytes per element of each dtype convcalc knows
+BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+#: bytes of PyTorch's per-parameter-tensor ``step`` of Adam and AdamW (a float32 scalar)
+STEP_BYTES = 4
+COUNTER_BYTES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryOptions:
+    """What to measure: the dtype of the activations (and weights), training or inference, the optimizer,
+    mixed precision, whether to honour the spec's in-place layers, and batch norm folded into its conv."""
+
+    dtype: str = "fp32"
+    train: bool = False
+    optimizer: str = "adamw"
+    mixed: bool = False
+    inplace: bool = True
+    fold_bn: bool = False
+
+    def check(self) -> None:
+        """:class:`UsageError` for a dtype, optimizer or combination convcalc cannot model."""
+        problems = []
+        if self.dtype not in BYTES:
+            problems.append((f"unknown dtype {self.dtype!r}", "one of " + ", ".join(BYTES)))
+        if self.optimizer not in OPTIMIZERS:
+            problems.append((f"unknown optimizer {self.optimizer!r}", "one of " + ", ".join(OPTIMIZERS)))
+        if self.mixed and self.dtype not in ("fp16", "bf16"):
+            problems.append((f"mixed precision needs --dtype fp16 or bf16, found {self.dtype}",
+                             "mixed precision keeps fp32 master weights and runs activations in fp16 or bf16"))
+        if self.train and self.dtype == "int8":
+            problems.append(("int8 is an inference dtype", "train in fp32, fp16 or bf16 (or --mixed)"))
+        if self.train and self.fold_bn:
+            problems.append(("batch norm is folded only for inference", "drop --fold-bn, or --train"))
+        if problems:
+            raise UsageError([Diagnostic(Location("--dtype", 0, 0), (), m, h) for m, h in problems])
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMemory:
+    """One layer: the bytes its result allocates at inference (0 for a view or an in-place step), the live
+    bytes while it runs (its largest step), and the bytes it is the first to save for backward."""
+
+    name: str
+    type: str
+    output_bytes: int
+    live_bytes: int
+    saved_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Alive:
+    """A tensor alive at the peak: the layer that made it (``input``: the model's input) and its bytes."""
+
+    layer: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """The memory of one model for one set of :class:`MemoryOptions`, at the graph's batch."""
+
+    options: MemoryOptions
+    batch: int
+    weights_bytes: int
+    buffers_bytes: int
+    gradients_bytes: int
+    optimizer_bytes: int
+    inference_peak_bytes: int
+    peak_layer: str
+    alive_at_peak: tuple[Alive, ...]
+    train_activation_bytes: int
+    train_saved_buffer_bytes: int
+    layers: tuple[LayerMemory, ...] = field(default=())
+
+    @property
+    def inference_total_bytes(self) -> int:
+        """Weights, buffers and the inference peak."""
+        return self.weights_bytes + self.buffers_bytes + self.inference_peak_bytes
+
+    @property
+    def train_total_bytes(self) -> int:
+        """Weights, buffers, gradients, optimizer state and the saved activations (the transient tensors of
+        the backward pass are not counted)."""
+        return self.weights_bytes + self.buffers_bytes + self.gradients_bytes + self.optimizer_bytes + \
+            self.train_activation_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        """The total of the mode asked (training or inference)."""
+        return self.train_total_bytes if self.options.train else self.inference_total_bytes
+
+
+class _Walk:
+    """One run of every included node's program in order: storages, their allocation and last use, what is
+    saved. ``train``: training programs (autograd saves), else inference (``no_grad``)."""
+
+    def __init__(self, g: Graph, opts: MemoryOptions, train: bool) -> None:
+        self.g, self.opts, self.train = g, opts, train
+        self.act = BYTES[opts.dtype]
+        self.size: list[int] = []
+        self.alloc: list[int] = []
+        self.last: list[int] = []
+        self.owner: list[int] = []
+        self.grad: list[bool] = []  # the storage's tensor requires grad (made from parameters)
+        self.temps: list[int] = []  # bytes alive only during step t
+        self.step_node: list[int] = []
+        self.node_storage: dict[int, int] = {}
+        self.node_new: dict[int, int] = {}
+        self.saved: dict[int, int] = {}  # storage → the node that first saved it
+        self.saved_private: dict[int, int] = {}  # node → bytes of tensors of its own it saves
+        self.saved_buffers = 0
+        self.param_tensors = 0
+        self.counters = 0
+        self.casts = 0  # mixed precision: bytes of the weight copies
+
+    def bytes_of(self, t: T) -> int:
+        width = {ACT: self.act, FP32: 4, INT64: 8}[t.dtype]
+        return t.elements * width
+
+    def storage(self, nbytes: int, at: int, node: int) -> int:
+        self.size.append(nbytes)
+        self.alloc.append(at)
+        self.last.append(at)
+        self.owner.append(node)
+        self.grad.append(False)
+        return len(self.size) - 1
+
+    def run(self) -> None:
+        g = self.g
+        for node in g.nodes:
+            if node.index in g.dead or (node.training_only and not self.train):
+                continue
+            if node.kind == "input":
+                self.node_storage[node.index] = self.storage(self.act * g.batch * _size(node), -1, node.index)
+                continue
+            self.node(node, self.program(node))
+        end = len(self.step_node)
+        for o in g.outputs:
+            if o.node in self.node_storage:
+                self.last[self.node_storage[o.node]] = end
+
+    def program(self, node: Node) -> Program:
+        g = self.g
+        run = Run(g.batch, self.train, self.opts.inplace, self.opts.fold_bn)
+        if node.layer is not None:
+            rule = KINDS[node.layer.kind].memory
+            assert rule is not None, node.layer.kind
+            return rule(node.layer, g.nodes[node.inputs[0]].shape, node.shape, run)
+        n = g.batch * _size(node)
+        if node.kind == "split":
+            return Program((Step((0,), 0),))
+        if node.kind == "concat":
+            return Program((Step(tuple(range(len(node.inputs))), T(n)),))
+        # add and mul: binary, left to right (an add in place writes into its first input)
+        k = len(node.inputs)
+        steps = []
+        for i in range(1, k):
+            prev = 0 if i == 1 else k + i - 2
+            into = node.inplace and self.opts.inplace and node.kind == "add"
+            steps.append(Step((prev, i), prev if into else T(n), product=node.kind == "mul"))
+        return Program(tuple(steps))
+
+    def node(self, node: Node, prog: Program) -> None:
+        values = [self.node_storage[i] for i in node.inputs]
+        for step in prog.steps:
+            t = len(self.step_node)
+            self.step_node.append(node.index)
+            grad = step.weights
+            for v in step.reads:
+                self.last[values[v]] = t
+                grad = grad or self.grad[values[v]]
+            if isinstance(step.result, T):
+                values.append(self.storage(self.bytes_of(step.result), t, node.index))
+            else:
+                s = values[step.result]
+                self.last[s] = t
+                values.append(s)
+            self.grad[values[-1]] = self.grad[values[-1]] or grad
+            self.temps.append(sum(self.bytes_of(x) for x in step.temps))
+            saves = step.saves
+            if step.product:
+                a, b = (values[v] for v in step.reads)
+                saves = tuple(v for v, other in zip(step.reads, (b, a), strict=True) if self.grad[other])
+            if self.train and grad:
+                for item in saves:
+                    if isinstance(item, T):
+                        if item.buffer:
+                            self.saved_buffers += self.bytes_of(item)
+                        self.saved_private[node.index] = self.saved_private.get(node.index, 0) + \
+                            self.bytes_of(item)
+                    else:
+                        self.saved.setdefault(values[item], node.index)
+        out = values[-1]
+        self.node_storage[node.index] = out
+        if self.alloc[out] >= 0 and self.owner[out] == node.index:
+            self.node_new[node.index] = self.size[out]
+        self.param_tensors += prog.param_tensors
+        self.counters += prog.counters
+        if self.opts.mixed and node.layer is not None and node.layer.kind in WEIGHT_KINDS:
+            cast = node.cost.params * self.act
+            self.casts += cast
+            if self.train:
+                self.saved_private[node.index] = self.saved_private.get(node.index, 0) + cast
+            else:  # autocast's cache: alive from this step to the end of the forward
+                self.last[self.storage(cast, len(self.step_node) - 1, node.index)] = 1 << 62
+
+    def sweep(self) -> tuple[list[int], int]:
+        """Live bytes per step, and the peak step (the first of the largest)."""
+        steps = len(self.step_node)
+        adds = [0] * (steps + 1)
+        frees = [0] * (steps + 1)
+        start = 0
+        for s, nbytes in enumerate(self.size):
+            if self.alloc[s] < 0:
+                start += nbytes
+            else:
+                adds[self.alloc[s]] += nbytes
+            frees[min(self.last[s], steps)] += nbytes
+        live, cur, best = [], start, 0
+        for t in range(steps):
+            cur += adds[t]
+            live.append(cur + self.temps[t])
+            if live[t] > live[best]:
+                best = t
+            cur -= frees[t]
+        return live, best
+
+
+def _size(node: Node) -> int:
+    return node.shape.c * node.shape.h * node.shape.w
+
+
+def memory_of(g: Graph, opts: MemoryOptions | None = None) -> Memory:
+    """The memory of a graph (see the module docstring for every definition)."""
+    opts = opts or MemoryOptions()
+    opts.check()
+    infer = _Walk(g, opts, train=False)
+    infer.run()
+    train = _Walk(g, opts, train=True)
+    train.run()
+    live, peak = infer.sweep()
+    included = [n for n in g.nodes if n.index not in g.dead]
+    params = sum(n.cost.params for n in included)
+    buffers = sum(n.cost.buffers for n in included)
+    pbytes = 4 if opts.mixed else BYTES[opts.dtype]
+    optimizer = {"sgd": 0, "momentum": params * pbytes,
+                 "adam": 2 * params * pbytes + STEP_BYTES * train.param_tensors}
+    optimizer["adamw"] = optimizer["adam"]
+    saved_by: dict[int, int] = dict(train.saved_private)
+    for s, n in train.saved.items():
+        saved_by[n] = saved_by.get(n, 0) + train.size[s]
+    layer_live: dict[int, int] = {}
+    for t, n in enumerate(infer.step_node):
+        layer_live[n] = max(layer_live.get(n, 0), live[t])
+    names = {n.index: n for n in g.nodes}
+    rows = tuple(LayerMemory(n.name, n.kind, infer.node_new.get(n.index, 0), layer_live.get(n.index, 0),
+                             saved_by.get(n.index, 0)) for n in g.layers if n.index not in g.dead)
+    alive = _alive(infer, peak, names) if live else ()
+    return Memory(
+        options=opts, batch=g.batch, weights_bytes=params * pbytes,
+        buffers_bytes=buffers * BYTES[opts.dtype] + COUNTER_BYTES * train.counters,
+        gradients_bytes=params * pbytes, optimizer_bytes=optimizer[opts.optimizer],
+        inference_peak_bytes=live[peak] if live else sum(infer.size),
+        peak_layer=names[infer.step_node[peak]].name if live else g.nodes[0].name,
+        alive_at_peak=alive,
+        train_activation_bytes=sum(saved_by.values()),
+        train_saved_buffer_bytes=train.saved_buffers, layers=rows)
+
+
+def _alive(w: _Walk, t: int, names: dict[int, Node]) -> tuple[Alive, ...]:
+    """The tensors alive at step t, largest first (temps of that step under its layer)."""
+    out = [Alive(names[w.owner[s]].name, w.size[s]) for s in range(len(w.size))
+           if w.alloc[s] <= t <= w.last[s] and w.size[s]]
+    if w.temps[t]:
+        out.append(Alive(names[w.step_node[t]].name + " (returned, unused)", w.temps[t]))
+    return tuple(sorted(out, key=lambda a: -a.bytes))
+
+
+def memory_all(graphs: Sequence[Graph], opts: MemoryOptions | None = None) -> list[Memory]:
+    """:func:`memory_of` for each graph."""
+    return [memory_of(g, opts) for g in graphs]
