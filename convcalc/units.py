@@ -107,6 +107,34 @@ def parse_bytes(text: str) -> int:
     return _exact_int(value * BYTE_UNITS[unit], text, "bytes")
 
 
+#: Time units, in seconds.
+TIME_UNITS: dict[str, Fraction] = {"s": Fraction(1), "ms": Fraction(1, 10**3), "us": Fraction(1, 10**6),
+                                   "µs": Fraction(1, 10**6), "ns": Fraction(1, 10**9)}
+
+
+def parse_duration(text: str) -> Fraction:
+    """A duration in exact seconds: ``5ms`` → 1/200, ``2.5 ms``, ``300us`` (or ``µs``), ``0.01s``, ``1200ns``."""
+    t = text.strip().replace("µs", "us")
+    value, unit = _split(t, "a duration such as 5ms")
+    if unit not in TIME_UNITS:
+        raise UnitError(f"expected a duration with its unit (s, ms, us, ns), found {text!r}", "e.g. 5ms or 250us")
+    if value < 0:
+        raise UnitError(f"{text!r} is negative")
+    return value * TIME_UNITS[unit]
+
+
+def human_seconds(v: Fraction | int, exact: bool = False) -> str:
+    """``Fraction(1, 200)`` → ``5.00 ms`` (3 significant digits, in s, ms, µs or ns); ``exact`` → the exact
+    fraction of a second too: ``5.00 ms (1/200 s)``."""
+    f = Fraction(v)
+    scales = ((Fraction(1), "s"), (Fraction(1, 10**3), "ms"), (Fraction(1, 10**6), "µs"))
+    scale, unit = next(((s, u) for s, u in scales if abs(f) >= s), (Fraction(1, 10**9), "ns"))
+    x = float(f / scale)
+    digits = 2 if abs(x) < 10 else 1 if abs(x) < 100 else 0
+    text = f"{x:.{digits}f} {unit}"
+    return f"{text} ({f} s)" if exact else text
+
+
 def parse_percent(text: str) -> Fraction:
     """A percentage, exactly: ``5%`` and ``5`` → 5, ``0.5%`` → 1/2."""
     t = text.strip()

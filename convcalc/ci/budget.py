@@ -13,6 +13,13 @@ Metrics (per model, batch applied, inference pass):
   window is at least that large (the smallest unit window), ``max_rf`` when none is larger (the RF).
 - ``outputs: {NAME: {min_rf: …, max_rf: …, min_output_stride: …, max_output_stride: …}}``: the same four
   limits for one named output of the model (see :data:`OUTPUT_KEYS`).
+- ``peak_memory``: the inference peak of live tensors (:mod:`convcalc.metrics.memory`) in ``dtype`` (default
+  fp32) at the spec's batch; ``train_memory``: weights, buffers, gradients, ``optimizer`` state (default adamw)
+  and the activations saved for backward, at ``train_batch`` (default: the spec's batch), in ``dtype``
+  (``mixed: true``: mixed precision); ``latency_bound``: the roofline lower bound on latency
+  (:mod:`convcalc.metrics.roofline`) on ``device`` (a bundled profile or a YAML file; required with it) in
+  ``dtype``, at the spec's batch. These options (:data:`OPTION_KEYS`) apply to the model's limits; where
+  several sources give one, the last (command line over budgets files over the spec) is used.
 """
 
 from __future__ import annotations
@@ -26,12 +33,12 @@ from convcalc.errors import Collector, Diagnostic, KeyPath, Location
 from convcalc.lang.expr_values import describe
 from convcalc.lang.spec import did_you_mean
 from convcalc.lang.yaml_source import Document
-from convcalc.units import UnitError, parse_bytes, parse_count, parse_pair
+from convcalc.units import UnitError, parse_bytes, parse_count, parse_duration, parse_pair
 
 Num = int | Fraction
 Source = Literal["spec", "budgets", "cli"]
 Bound = Literal["max", "min"]
-Kind = Literal["count", "bytes", "pair"]
+Kind = Literal["count", "bytes", "pair", "duration"]
 
 #: Bytes per activation element (float32).
 BYTES_PER_ELEMENT = 4
@@ -62,14 +69,21 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("max_rf", "rf", "max", "pair", "largest receptive field, per axis (h, w)"),
     Metric("min_output_stride", "output_stride", "min", "pair", "smallest effective stride, per axis"),
     Metric("max_output_stride", "output_stride", "max", "pair", "largest effective stride, per axis"),
+    Metric("max_peak_memory", "peak_memory", "max", "bytes", "inference peak of live tensors (dtype)"),
+    Metric("max_train_memory", "train_memory", "max", "bytes",
+           "weights, gradients, optimizer state and saved activations (train_batch, dtype, optimizer, mixed)"),
+    Metric("max_latency_bound", "latency_bound", "max", "duration",
+           "roofline lower bound on latency on device (dtype), e.g. 5ms"),
 )}
+#: The options of the memory and latency limits: how they are measured.
+OPTION_KEYS: tuple[str, ...] = ("dtype", "optimizer", "train_batch", "mixed", "device")
 #: ``rf_at``: the layer or named block where ``rf`` and ``output_stride`` are measured (default: the output).
 RF_AT = "rf_at"
 #: ``outputs``: limits per named output, ``{p3: {min_rf: 100}, p5: {max_rf: 900}}``.
 OUTPUTS = "outputs"
 #: The limits an output takes.
 OUTPUT_KEYS: tuple[str, ...] = ("min_rf", "max_rf", "min_output_stride", "max_output_stride")
-BUDGET_KEYS: tuple[str, ...] = (*METRICS, RF_AT)
+BUDGET_KEYS: tuple[str, ...] = (*METRICS, RF_AT, *OPTION_KEYS)
 #: Keys of one entry of a budgets file: a budget plus per-alternative budgets.
 RULE_KEYS: tuple[str, ...] = (*BUDGET_KEYS, OUTPUTS, "alternatives")
 
@@ -88,7 +102,7 @@ class Setting:
     ``output``: the named output it limits (None: the model)."""
 
     key: str
-    value: int | tuple[int, int] | str
+    value: int | tuple[int, int] | str | Fraction | bool
     source: Source
     location: Location | None = None
     output: OutputRef | None = None
@@ -117,8 +131,34 @@ class OptionError(ValueError):
         self.hint = hint
 
 
-def parse_value(key: str, value: Any) -> int | tuple[int, int] | str:
-    """A budget value, exactly: counts and bytes take SI / binary suffixes, RF limits an int or ``[h, w]``.
+def _option(key: str, value: Any) -> str | int | bool:
+    """The value of a measuring option (:data:`OPTION_KEYS`)."""
+    from convcalc.lang.device import BYTES
+    from convcalc.metrics.memory import OPTIMIZERS
+
+    if key == "mixed":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise UnitError(f"expected true or false, found {describe(value)}")
+    if key == "train_batch":
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UnitError(f"expected a batch size >= 1, found {describe(value)}")
+        return value
+    if not isinstance(value, str) or not value:
+        raise UnitError(f"expected a name, found {describe(value)}")
+    choices = {"dtype": tuple(BYTES), "optimizer": OPTIMIZERS}.get(key)
+    if choices is not None and value not in choices:
+        raise UnitError(f"unknown {key} {value!r}", "one of " + ", ".join(choices))
+    return value
+
+
+def parse_value(key: str, value: Any) -> int | tuple[int, int] | str | Fraction | bool:
+    """A budget value, exactly: counts and bytes take SI / binary suffixes, RF limits an int or ``[h, w]``,
+    durations a unit (``5ms``); options (:data:`OPTION_KEYS`) their own values.
 
     Raises :class:`UnitError` (a ``ValueError``) when the value is not acceptable.
     """
@@ -126,7 +166,14 @@ def parse_value(key: str, value: Any) -> int | tuple[int, int] | str:
         if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
             raise UnitError(f"expected a layer or block name, found {describe(value)}")
         return str(value)
+    if key in OPTION_KEYS:
+        return _option(key, value)
     kind = METRICS[key].kind
+    if kind == "duration":
+        if isinstance(value, str):
+            return parse_duration(value)
+        raise UnitError(f"expected a duration such as 5ms, found {describe(value)}", "durations take a unit: "
+                                                                                   "s, ms, us or ns")
     if isinstance(value, bool) or value is None:
         raise UnitError(f"expected {'a size such as 512MiB' if kind == 'bytes' else 'a number'}, "
                         f"found {describe(value)}")
@@ -249,9 +296,18 @@ def budget_schema() -> dict[str, Any]:
     pair = {"anyOf": [{"type": "integer", "minimum": 1},
                       {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2},
                       {"type": "string", "pattern": r"^\s*[0-9]+(\s*[x×,]\s*[0-9]+)?\s*$"}]}
-    props: dict[str, Any] = {k: {"count": count, "bytes": size, "pair": pair}[m.kind] | {"description": m.help}
-                             for k, m in METRICS.items()}
+    duration = {"type": "string", "pattern": number + r"(s|ms|us|µs|ns)\s*$"}
+    shapes: dict[str, dict[str, Any]] = {"count": count, "bytes": size, "pair": pair, "duration": duration}
+    props: dict[str, Any] = {k: shapes[m.kind] | {"description": m.help} for k, m in METRICS.items()}
     props[RF_AT] = {"type": "string", "description": "layer or named block where rf and output_stride are measured"}
+    from convcalc.lang.device import BYTES
+    from convcalc.metrics.memory import OPTIMIZERS
+
+    props["dtype"] = {"enum": list(BYTES), "description": "dtype of the memory and latency limits (fp32)"}
+    props["optimizer"] = {"enum": list(OPTIMIZERS), "description": "optimizer of max_train_memory (adamw)"}
+    props["train_batch"] = {"type": "integer", "minimum": 1, "description": "batch of max_train_memory"}
+    props["mixed"] = {"type": "boolean", "description": "mixed precision for max_train_memory"}
+    props["device"] = {"type": "string", "description": "device profile of max_latency_bound"}
     per_output = {"type": "object", "additionalProperties": False, "properties": {k: props[k] for k in OUTPUT_KEYS}}
     props[OUTPUTS] = {"type": "object", "additionalProperties": per_output,
                       "description": "limits of single named outputs: {p3: {min_rf: 100}}"}

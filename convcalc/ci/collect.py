@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError, UsageError
-from convcalc.graph import build_graph
+from convcalc.graph import Graph, build_graph
 from convcalc.lang.sources import open_source
 from convcalc.lang.spec import ModelSpec, Settings, Spec, parse_spec
 from convcalc.lang.yaml_source import Document, load_text
@@ -121,6 +121,8 @@ class Model:
     spec: ModelSpec
     report: Report
     locations: dict[str, Location]
+    #: the expanded graph (the memory and latency limits run their passes on it)
+    graph: Graph | None = None
 
 
 def analyze_models(doc: Document, extra: Callable[[Spec, Collector], None] | None = None,
@@ -137,5 +139,5 @@ def analyze_models(doc: Document, extra: Callable[[Spec, Collector], None] | Non
     models = []
     for m, g in zip(spec.models, graphs, strict=True):
         assert g is not None  # no errors were collected
-        models.append(Model(m, report_of(g, spec.file), {n.name: n.location for n in g.nodes}))
+        models.append(Model(m, report_of(g, spec.file), {n.name: n.location for n in g.nodes}, g))
     return spec, models

@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-from convcalc.ci.budget import RF_AT, Budget, Setting, parse_budget
+from convcalc.ci.budget import OPTION_KEYS, RF_AT, Budget, Setting, parse_budget
 from convcalc.ci.budgets_file import (
     BUDGETS_NAMES,
     BudgetsFile,
@@ -31,11 +31,12 @@ from convcalc.ci.budgets_file import (
 )
 from convcalc.ci.collect import Model, analyze_models, expand, load, not_a_spec, source_key
 from convcalc.ci.limits import Outcome, evaluate, fields_at, origin, unknown_outputs
-from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError
+from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError, UsageError
 from convcalc.graph.names import name_hint
 from convcalc.lang.spec import Settings, Spec
 from convcalc.lang.yaml_source import Document, EmptyDocument
 from convcalc.metrics.analysis import Report
+from convcalc.metrics.memory import MemoryOptions, memory_of
 
 Num = int | Fraction
 
@@ -163,6 +164,50 @@ def _rf_at(budgets: Sequence[Budget], anchor: Location) -> tuple[Setting | None,
                              "rf and output_stride limits are all measured at the one rf_at")]
 
 
+def _options(budgets: Sequence[Budget]) -> dict[str, Setting]:
+    """The measuring options that apply (:data:`~convcalc.ci.budget.OPTION_KEYS`): the last source's."""
+    out: dict[str, Setting] = {}
+    for b in budgets:
+        out.update({k: b[k] for k in OPTION_KEYS if k in b})
+    return out
+
+
+def _measured(model: Model, budgets: Sequence[Budget], anchor: Location) -> dict[str, Num]:
+    """The memory and latency metrics the budgets limit, measured with their options (nothing is computed for
+    a metric no budget limits). Raises :class:`ConvcalcError` (a usage error) for options that cannot be
+    modelled or a device that cannot be loaded, located at the option."""
+    keys = {k for b in budgets for k in b}
+    opts = _options(budgets)
+    out: dict[str, Num] = {}
+    dtype = str(opts["dtype"].value) if "dtype" in opts else "fp32"
+    graph = model.graph
+    assert graph is not None
+    if "max_peak_memory" in keys:
+        out["peak_memory"] = memory_of(graph, MemoryOptions(dtype)).inference_peak_bytes
+    if "max_train_memory" in keys:
+        given = opts["train_batch"].value if "train_batch" in opts else graph.batch
+        assert isinstance(given, int)
+        batch = given
+        optimizer = str(opts["optimizer"].value) if "optimizer" in opts else "adamw"
+        mixed = bool(opts["mixed"].value) if "mixed" in opts else False
+        saved, graph.batch = graph.batch, batch
+        try:
+            out["train_memory"] = memory_of(graph, MemoryOptions(dtype, True, optimizer, mixed)).train_total_bytes
+        finally:
+            graph.batch = saved
+    if "max_latency_bound" in keys:
+        if "device" not in opts:
+            where = next(b["max_latency_bound"] for b in budgets if "max_latency_bound" in b)
+            raise UsageError([Diagnostic(where.location or anchor, ("budget", "max_latency_bound"),
+                                         "max_latency_bound needs a device", "add `device: nvidia-a100-sxm4-80gb` "
+                                         "(a bundled profile or a YAML file) beside it, or --device")])
+        from convcalc.lang.device import load_device
+        from convcalc.metrics.roofline import roofline
+
+        out["latency_bound"] = roofline(model.report, load_device(str(opts["device"].value)), dtype).bound_s
+    return out
+
+
 def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget | None = None,
                    settings: Settings | None = None) -> SpecResult:
     """Check one spec document against its own budgets, the budgets files' and the command line's."""
@@ -204,7 +249,13 @@ def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget
             for d in missing:
                 problems.add(d)
             continue
-        outcomes = evaluate(model.report, budgets, anchor, fields)
+        try:
+            measured = _measured(model, budgets, anchor)
+        except ConvcalcError as exc:
+            for d in exc.diagnostics:
+                problems.add(d)
+            continue
+        outcomes = evaluate(model.report, budgets, anchor, fields, measured)
         warnings += _loosened(outcomes)
         results.append(ModelResult(model.spec.name, model.report, outcomes, name))
     unique = tuple(dict.fromkeys(warnings))

@@ -9,7 +9,7 @@ or largest over them, and likewise for the output stride).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -59,18 +59,18 @@ class Outcome:
         diff = self.actual - self.limit if self.metric.bound == "max" else self.limit - self.actual
         return Fraction(diff) * 100 / self.limit
 
-    def value_of(self, s: Setting) -> int:
+    def value_of(self, s: Setting) -> Num:
         """A setting's value on this outcome's axis."""
         return axis_value(s, self.axis)
 
 
-def axis_value(s: Setting, axis: str | None) -> int:
+def axis_value(s: Setting, axis: str | None) -> Num:
     """A limit's value, on one axis (``h``/``w``) for per-axis limits."""
     v = s.value
     if isinstance(v, tuple):
         assert axis is not None
         return v["hw".index(axis)]
-    assert isinstance(v, int)
+    assert isinstance(v, int | Fraction) and not isinstance(v, bool)
     return v
 
 
@@ -87,11 +87,15 @@ def rf_value(key: str, fields: Sequence[Field]) -> tuple[Num, Num]:
     return pick(values(f)[0] for f in fields), pick(values(f)[1] for f in fields)
 
 
-def metric_value(r: Report, key: str, fields: Sequence[Field]) -> Num | tuple[Num, Num]:
-    """The actual value a limit is checked against on a report (``rf`` and ``output_stride`` over ``fields``)."""
+def metric_value(r: Report, key: str, fields: Sequence[Field],
+                 measured: Mapping[str, Num] | None = None) -> Num | tuple[Num, Num]:
+    """The actual value a limit is checked against on a report (``rf`` and ``output_stride`` over ``fields``;
+    the memory and latency metrics from ``measured``, computed by the gate with the limits' options)."""
     metric = METRICS[key].metric
     if metric in ("rf", "output_stride"):
         return rf_value(key, fields)
+    if measured is not None and metric in measured:
+        return measured[metric]
     values: dict[str, Num] = {
         "params": r.params, "macs": r.macs, "flops": r.flops,
         "activations": r.activations, "activation_bytes": r.activations * BYTES_PER_ELEMENT,
@@ -148,15 +152,17 @@ def _outcomes(key: str, settings: list[Setting], actual: Num | tuple[Num, Num], 
     return out
 
 
-def evaluate(r: Report, budgets: Sequence[Budget], anchor: Location, fields: Sequence[Field]) -> tuple[Outcome, ...]:
+def evaluate(r: Report, budgets: Sequence[Budget], anchor: Location, fields: Sequence[Field],
+             measured: Mapping[str, Num] | None = None) -> tuple[Outcome, ...]:
     """Check every limit of every budget (in source order) on ``r``; per key and axis the strictest applies
     (command-line limits are located at ``anchor``). ``fields``: where the model's receptive-field limits
-    are measured (:func:`fields_at`); then each output's own limits, in the order of the outputs."""
+    are measured (:func:`fields_at`); ``measured``: the memory and latency metrics; then each output's own
+    limits, in the order of the outputs."""
     out = []
     for key in METRICS:
         settings = [b[key] for b in budgets if key in b]
         if settings:
-            out += _outcomes(key, settings, metric_value(r, key, fields), anchor)
+            out += _outcomes(key, settings, metric_value(r, key, fields, measured), anchor)
     for o in r.outputs:
         for key in OUTPUT_KEYS:
             k = output_key(o.name, key)

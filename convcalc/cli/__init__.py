@@ -260,8 +260,13 @@ def compare(
     set_: list[str] | None = SetOpt,
     size: str | None = SizeOpt,
     batch: str | None = BatchOpt,
+    device: str | None = typer.Option(None, "--device", metavar="NAME|FILE",
+                                      help="Compare MACs with the roofline bound on latency on this device "
+                                           "(convcalc devices)."),
+    dtype: str = typer.Option("fp32", "--dtype", help="dtype of the bound with --device: fp32, fp16, bf16, int8."),
 ) -> None:
-    """Alternatives side by side: params, MACs, FLOPs, output, RF, depth, and ratios to the first."""
+    """Alternatives side by side: params, MACs, FLOPs, output, RF, depth, and ratios to the first (with
+    --device: MACs next to the roofline lower bound on latency)."""
     from convcalc.metrics.analysis import compare as compare_reports
     from convcalc.outputs import render, views
 
@@ -283,7 +288,11 @@ def compare(
     good = [s for s in specs if s not in bad]
     c = compare_reports(reports)
     title = "compare: " + ", ".join(dict.fromkeys(_spec_name(s) for s in good))
-    if fmt is Format.json:
+    if device is not None:
+        from convcalc.cli.memory import emit_compare_bounds
+
+        emit_compare_bounds(c, device, dtype, fmt, exact, title)
+    elif fmt is Format.json:
         _out(render.comparison_json(c), "json")
     elif fmt is Format.csv:
         _out(render.compare_csv(c))

@@ -90,6 +90,20 @@ def check(
                                                                            "or HxW."),
     rf_at: str | None = _limit("--rf-at", "Measure RF and output stride at this layer or named block "
                                         "(default: the output)."),
+    max_peak_memory: str | None = _limit("--max-peak-memory", "Most bytes of live tensors at inference (the peak, "
+                                                              "in --dtype), e.g. 64MiB."),
+    max_train_memory: str | None = _limit("--max-train-memory", "Most training memory: weights, gradients, "
+                                                                "optimizer state, saved activations, e.g. 16GiB."),
+    max_latency_bound: str | None = _limit("--max-latency-bound", "Largest roofline lower bound on latency on "
+                                                                  "--device, e.g. 5ms."),
+    dtype: str | None = _limit("--dtype", "dtype of the memory and latency limits: fp32 (default), fp16, bf16, "
+                                          "int8."),
+    optimizer: str | None = _limit("--optimizer", "Optimizer of --max-train-memory: sgd, momentum, adam, adamw "
+                                                  "(default)."),
+    train_batch: str | None = _limit("--train-batch", "Batch of --max-train-memory (default: the spec's)."),
+    mixed: bool = typer.Option(False, "--mixed", help="Mixed precision for --max-train-memory."),
+    device: str | None = _limit("--device", "Device profile of --max-latency-bound: a bundled name (convcalc "
+                                            "devices) or a YAML file."),
     require_budget: bool = typer.Option(False, "--require-budget", help="Fail (exit 1) when a model has no budget."),
     exclude: list[str] = typer.Option([], "--exclude", "-x", metavar="GLOB",
                                       help="Leave out files matching GLOB (repeatable): data/, '*.data.yaml', "
@@ -113,7 +127,8 @@ def check(
     from convcalc.ci.gate import check as check_specs
     from convcalc.outputs import ci_render
 
-    limits = {k: v for k, v in locals().items() if k in b.BUDGET_KEYS}
+    limits = {k: v for k, v in locals().items() if k in b.BUDGET_KEYS and k != "mixed"}
+    limits["mixed"] = "true" if mixed else None
     try:
         cli_budget = b.parse_cli(limits)
     except b.OptionError as exc:

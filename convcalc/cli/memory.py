@@ -1,5 +1,6 @@
-"""The ``memory`` command: weights, gradients, optimizer state, the inference peak and the training
-activations of every model in a spec (:mod:`convcalc.metrics.memory`). Registers on the app."""
+"""The ``memory`` command (weights, gradients, optimizer state, the inference peak and the training
+activations: :mod:`convcalc.metrics.memory`), ``roofline`` (a lower bound on latency on a device:
+:mod:`convcalc.metrics.roofline`) and ``devices`` (the bundled device profiles). Register on the app."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from convcalc.cli import (
     _emit_table,
     _guard,
     _out,
+    _reports,
     _settings,
     app,
 )
@@ -108,3 +110,112 @@ def memory(
     else:
         for t in tables:
             _emit_table(t)
+
+
+DeviceOpt = typer.Option(..., "--device", "-d", metavar="NAME|FILE",
+                         help="A bundled device profile (convcalc devices) or a device YAML file.")
+
+
+@app.command()
+def roofline(
+    spec: str = typer.Argument(..., help="A spec file or a zoo model name."),
+    device: str = DeviceOpt,
+    fmt: Format = FormatOpt,
+    exact: bool = ExactOpt,
+    dtype: DType = DTypeOpt,
+    alternative: str | None = AlternativeOpt,
+    set_: list[str] | None = SetOpt,
+    size: str | None = SizeOpt,
+    batch: str | None = BatchOpt,
+) -> None:
+    """A lower bound on latency on a device, per layer: FLOPs, the least bytes moved, arithmetic intensity,
+    max(FLOPs / peak, bytes / bandwidth) and which limit binds. A bound, never a prediction."""
+    from convcalc.lang.device import load_device
+    from convcalc.metrics.roofline import roofline as bound
+    from convcalc.outputs import render
+    from convcalc.outputs.roofline_view import roofline_csv, roofline_json, roofline_table
+
+    dev = _guard(lambda: load_device(device))
+    reports = _alternatives(_reports(spec, _settings(set_, size, batch)), alternative)
+    bounds = _guard(lambda: [bound(r, dev, dtype.value) for r in reports])
+    if fmt is Format.json:
+        _out(roofline_json(reports, bounds), "json")
+    elif fmt is Format.csv:
+        _out(roofline_csv(reports, bounds))
+    elif fmt is Format.markdown:
+        _out("\n".join(render.markdown(roofline_table(r, b, exact)) for r, b in zip(reports, bounds, strict=True)))
+    else:
+        for r, b in zip(reports, bounds, strict=True):
+            _emit_table(roofline_table(r, b, exact))
+
+
+@app.command()
+def devices(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
+    """List the bundled device profiles: peak FLOP/s per dtype, memory bandwidth, datasheet sources."""
+    import json
+
+    from convcalc.lang.device import bundled_devices, load_device
+    from convcalc.outputs import render
+    from convcalc.outputs.views import Table
+    from convcalc.units import human
+
+    devs = [load_device(n) for n in bundled_devices()]
+    if fmt is Format.json:
+        _out(json.dumps({"schema_version": render.SCHEMA_VERSION, "devices": [
+            {"profile": n, "name": d.name, "description": d.description, "peak_flops": dict(d.peak_flops),
+             "bandwidth": d.bandwidth, "sources": list(d.sources)} for n, d in zip(bundled_devices(), devs,
+                                                                                      strict=True)]},
+                        indent=2, ensure_ascii=False) + "\n", "json")
+        return
+    dtypes = ("fp32", "fp16", "bf16", "int8")
+    names = bundled_devices()
+    rows = [(n, *(human(d.peak_flops[t], exact) if t in d.peak_flops else "-" for t in dtypes),
+             human(d.bandwidth, exact) + (" B/s" if exact else "B/s")) for n, d in zip(names, devs, strict=True)]
+    table = Table("devices: dense peaks, FLOP/s (int8: OP/s)", ("--device", *dtypes, "bandwidth"), rows, None,
+                  ["the vendors' datasheet figures, cited in each profile (convcalc devices --format json); "
+                   "decimal units (1 TB/s = 10^12 B/s)"], frozenset({1, 2, 3, 4, 5}), optional=(3,))
+    if fmt is Format.csv:
+        from convcalc.outputs.render import _csv
+
+        _out(_csv(["profile", "name", *dtypes, "bandwidth"],
+                  [[n, d.name, *(d.peak_flops.get(t, "") for t in dtypes), d.bandwidth]
+                   for n, d in zip(names, devs, strict=True)]))
+    elif fmt is Format.markdown:
+        _out(render.markdown(table))
+    else:
+        _emit_table(table)
+
+
+def emit_compare_bounds(c: object, device: str, dtype: str, fmt: Format, exact: bool, title: str) -> None:
+    """``compare --device``: the alternatives' MACs next to their latency bounds, and both ratios."""
+    from convcalc.lang.device import load_device
+    from convcalc.metrics.analysis import Comparison
+    from convcalc.metrics.roofline import roofline as bound
+    from convcalc.outputs import render
+    from convcalc.outputs.roofline_view import compare_bounds_table, roofline_dict
+
+    assert isinstance(c, Comparison)
+    dev = _guard(lambda: load_device(device))
+    bounds = _guard(lambda: [bound(r, dev, dtype) for r in c.alternatives])
+    if fmt is Format.json:
+        import json
+
+        doc = json.loads(render.comparison_json(c))
+        base = bounds[0].bound_s
+        for alt, b in zip(doc["alternatives"], bounds, strict=True):
+            alt["roofline"] = roofline_dict(b)
+            alt["ratios"]["latency_bound"] = float(b.bound_s / base) if base else None
+        _out(render.dumps(doc), "json")
+    elif fmt is Format.csv:
+        from convcalc.outputs.render import _csv
+
+        base = bounds[0].bound_s
+        _out(_csv(["name", "macs", "macs_ratio", "device", "dtype", "bytes", "latency_bound_s", "bound_ratio",
+                   "memory_bound_s"],
+                  [[lab, r.macs, c.ratio(r, "macs"), b.device.name, b.dtype, b.bytes, float(b.bound_s),
+                    float(b.bound_s / base) if base else None, float(b.memory_bound_s)]
+                   for r, lab, b in zip(c.alternatives, c.labels, bounds, strict=True)]))
+    elif fmt is Format.markdown:
+        _out(render.markdown(compare_bounds_table(c, bounds, exact, title)))
+    else:
+        _emit_table(compare_bounds_table(c, bounds, exact, title))

@@ -223,12 +223,13 @@ def reshape_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Modul
 
 
 def reshape_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
-    """flatten, identity, and dropout/drop_path at inference or with p = 0: a view of the input (no tensor of
-    its own). dropout in training: ``input · mask``, a new result (in place: the input's storage) and a mask
-    of the input's size in the activations' dtype, saved (PyTorch's CPU rule; on CUDA the fused kernel saves a
-    1-byte bool mask instead; p = 1: a 0-dim zero, one element). drop_path in training: torchvision's ``stochastic_depth``, ``input · noise``
-    with noise of one element per sample, saved; a new result. channel_shuffle: a view, a transpose and a
-    contiguous copy (one new result; a view where groups is 1 or C, since the transpose then moves nothing). pixel (un)shuffle and upsampling: a new result; none saves anything."""
+    """flatten, identity, and dropout/drop_path at inference or with p = 0: a view of the input (no tensor
+    of its own). dropout in training: ``input · mask``, a new result (in place: the input's storage), and
+    a mask of the input's size in the activations' dtype, saved (PyTorch's CPU rule; CUDA's fused kernel
+    saves a 1-byte bool mask instead; p = 1: a 0-dim zero). drop_path in training: torchvision's
+    ``stochastic_depth``, ``input · noise`` with one noise value per sample, saved; a new result.
+    channel_shuffle: a view, a transpose and a contiguous copy (a new result; a view where groups is 1 or
+    C: the transpose moves nothing). pixel (un)shuffle, upsampling: a new result. None saves more."""
     n_out = count(*out, run.batch)
     a = layer.args
     if layer.kind in ("dropout", "drop_path"):

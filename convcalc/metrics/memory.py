@@ -27,9 +27,8 @@ from convcalc.errors import Diagnostic, Location, UsageError
 from convcalc.graph import Graph, Node
 from convcalc.kinds import KINDS, WEIGHT_KINDS
 from convcalc.kinds.steps import ACT, FP32, INT64, Program, Run, Step, T
+from convcalc.lang.device import BYTES
 
-#: bytes per element of each dtype convcalc knows
-BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 #: bytes of PyTorch's per-parameter-tensor ``step`` of Adam and AdamW (a float32 scalar)
 STEP_BYTES = 4

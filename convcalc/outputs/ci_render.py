@@ -22,7 +22,7 @@ from convcalc.ci.limits import Outcome, origin
 from convcalc.errors import ConvcalcError, Diagnostic, Location, format_path
 from convcalc.outputs.render import SCHEMA_VERSION
 from convcalc.outputs.views import Table
-from convcalc.units import human, human_bytes, percent
+from convcalc.units import human, human_bytes, human_seconds, percent
 
 Num = int | Fraction
 
@@ -40,7 +40,10 @@ def _pct(p: Fraction | None) -> float | None:
 
 
 def value_text(kind: str, v: Num, exact: bool = False) -> str:
-    """A metric value for display: counts in SI (or exact), bytes in binary units, RF sizes as they are."""
+    """A metric value for display: counts in SI (or exact), bytes in binary units, durations in s/ms/µs/ns, RF
+    sizes as they are."""
+    if kind == "duration":
+        return human_seconds(v, exact)
     if kind == "pair" or not isinstance(v, int):
         return str(v)
     return human_bytes(v, exact) if kind == "bytes" else human(v, exact)
@@ -48,6 +51,8 @@ def value_text(kind: str, v: Num, exact: bool = False) -> str:
 
 def exact_text(kind: str, v: Num) -> str:
     """A value for messages: the exact integer, with the SI / binary form when that reads easier."""
+    if kind == "duration":
+        return human_seconds(v, True)
     if kind == "pair" or not isinstance(v, int):
         return str(v)
     if kind == "bytes":
