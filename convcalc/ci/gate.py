@@ -143,10 +143,17 @@ def _loosened(outcomes: Iterable[Outcome]) -> list[Diagnostic]:
         for s in o.set_aside:
             if s.source == "cli":
                 flag = origin(s)
-                out.append(Diagnostic(o.location, (o.label,), f"{flag} {o.value_of(s):,} is looser than the "
-                                      f"{o.limit:,} set here, so it does not apply",
+                out.append(Diagnostic(o.location, (o.label,), f"{flag} {_shown(o.value_of(s))} is looser than "
+                                      f"the {_shown(o.limit)} set here, so it does not apply",
                                       "every limit from every source must hold: the strictest one applies"))
     return out
+
+
+def _shown(v: int | Fraction) -> str:
+    """A limit in a message: an exact integer with separators, a duration in s/ms/µs/ns."""
+    from convcalc.units import human_seconds
+
+    return f"{v:,}" if isinstance(v, int) else human_seconds(v, True)
 
 
 def _rf_at(budgets: Sequence[Budget], anchor: Location) -> tuple[Setting | None, list[Diagnostic]]:

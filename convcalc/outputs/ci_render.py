@@ -275,7 +275,7 @@ def _outcome_dict(o: Outcome) -> dict[str, Any]:
             "limit": _num(o.limit), "actual": _num(o.actual), "passed": o.passed,
             "overshoot_percent": _pct(o.overshoot), "source": o.source, "location": _loc_dict(o.location),
             "origin": _origin(o),
-            "set_aside": [{"limit": o.value_of(a), "source": a.source, "origin": origin(a),
+            "set_aside": [{"limit": _num(o.value_of(a)), "source": a.source, "origin": origin(a),
                            "location": _loc_dict(a.location) if a.location else None} for a in o.set_aside]}
 
 
