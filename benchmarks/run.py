@@ -191,6 +191,41 @@ def child_analyse(path: str, reps: int, render: bool) -> dict[str, Any]:
     return out
 
 
+def child_memory(path: str, reps: int) -> dict[str, Any]:
+    """The memory pass alone (inference peak and training saved bytes, one walk each) on one expanded graph,
+    best of ``reps``; peak RSS after all runs."""
+    from convcalc.lang.sources import open_source
+    from convcalc.lang.yaml_source import load_file
+    from convcalc.metrics.analysis import graphs_of
+    from convcalc.metrics.memory import MemoryOptions, memory_of
+
+    doc = load_file(path) if Path(path).exists() else open_source(path)
+    g = graphs_of(doc)[0]
+    times, m = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        m = memory_of(g, MemoryOptions(train=True))
+        times.append(time.perf_counter() - t0)
+    assert m is not None
+    return {"nodes": len(g.nodes) - 1, "memory_s": min(times), "peak_mb": _peak_mb(),
+            "inference_peak_bytes": m.inference_peak_bytes, "train_activation_bytes": m.train_activation_bytes}
+
+
+def memory_pass(reps: int, tmp: Path) -> list[dict[str, Any]]:
+    """The memory pass on the 10,000- and 100,000-layer chains and ResNet-1001 (linear in the graph)."""
+    rows = []
+    for n in (10_000, 100_000):
+        path = tmp / f"memory-chain-{n}.yaml"
+        path.write_text(chain_text(n))
+        r = child_json("memory", str(path), str(reps))
+        r.update(spec=f"chain of {n:,} layers", us_per_node=r["memory_s"] / r["nodes"] * 1e6)
+        rows.append(r)
+    r = child_json("memory", str(SCALE / "resnet1001.yaml"), str(reps))
+    r.update(spec="specs/scale/resnet1001.yaml", us_per_node=r["memory_s"] / r["nodes"] * 1e6)
+    rows.append(r)
+    return rows
+
+
 def child_many(paths_file: str) -> dict[str, Any]:
     """analyze_file on every listed spec, one process (the library path of `convcalc check DIR`)."""
     from convcalc import analyze_file
@@ -555,6 +590,18 @@ def report(res: dict[str, Any]) -> str:
                + ", ".join(f"{r['spec'].split('/')[-1]} {'met' if r['analyse_s'] < 1 else 'missed'}"
                            for r in res["graphs"]))
 
+    out += ["", "## Memory pass (convcalc.metrics.memory: inference peak and training saved bytes, one walk "
+            "each, on the expanded graph; best of 3)", ""]
+    rows = [[r["spec"], f"{r['nodes']:,}", f"{r['memory_s'] * 1e3:.0f}", f"{r['us_per_node']:.1f}",
+             f"{r['inference_peak_bytes']:,}", f"{r['train_activation_bytes']:,}", f"{r['peak_mb']:.0f}"]
+            for r in res["memory"]]
+    out.append(table(["spec", "nodes", "memory ms", "us/node", "inference peak B", "saved B", "peak MB"], rows,
+                     {1, 2, 3, 4, 5, 6}))
+    ml = res.get("memory_linearity")
+    if ml:
+        out.append(f"linearity of the memory pass: {ml['ratio']:.2f}x per node from 10,000 to 100,000 layers "
+                   f"(limit 3x) - {'ok' if ml['ok'] else 'FAIL'}")
+
     mn = res["many"]
     out += ["", f"## {mn['specs']} specs in one process (generated: chains, residual, branches, inverted residuals)",
             ""]
@@ -602,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
             result = child_many(args[0])
         elif task == "parser":
             result = child_parser(args[0], args[1], int(args[2]))
+        elif task == "memory":
+            result = child_memory(args[0], int(args[1]))
         else:
             raise SystemExit(f"unknown child task {task}")
         print(json.dumps(result))
@@ -619,17 +668,25 @@ def main(argv: list[str] | None = None) -> int:
         res["graph_reps"] = 3
         res["graphs"] = big_graphs(3, 3 if quick else 7, tmp, quick)
         res["many"] = many(100 if quick else 500, tmp)
+        res["memory"] = memory_pass(3, tmp)
         res["parser"] = parser(10_000, 3, tmp)
     res["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     res["elapsed_s"] = time.perf_counter() - started
     failed = [c for r in res["parser"] for c in r["checks"] if not c["ok"]]
     lin = res["linearity"]
+    mem = res["memory"]
+    memory_ratio = mem[1]["us_per_node"] / mem[0]["us_per_node"]
+    res["memory_linearity"] = {"ratio": memory_ratio, "ok": memory_ratio <= 3}
     if a.json:
         print(json.dumps(res, indent=2))
     else:
         print(report(res))
     if failed:
         print(f"FAILED: {len(failed)} line-number check(s)", file=sys.stderr)
+        return 1
+    if a.check_linear and not res["memory_linearity"]["ok"]:
+        print(f"FAILED: --check-linear: the memory pass's time per node grows {memory_ratio:.2f}x from 10,000 to "
+              "100,000 layers (limit 3x)", file=sys.stderr)
         return 1
     if a.check_linear and (lin is None or not lin["ok"]):
         print("FAILED: --check-linear: time per layer grows more than 3x from 10,000 to 100,000 layers"

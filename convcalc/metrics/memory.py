@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from convcalc.errors import Diagnostic, Location, UsageError
+from convcalc.gcpause import paused_gc
 from convcalc.graph import Graph, Node
 from convcalc.kinds import KINDS, WEIGHT_KINDS
 from convcalc.kinds.steps import ACT, FP32, INT64, Program, Run, Step, T
@@ -264,11 +265,12 @@ def memory_of(g: Graph, opts: MemoryOptions | None = None) -> Memory:
     """The memory of a graph (see the module docstring for every definition)."""
     opts = opts or MemoryOptions()
     opts.check()
-    infer = _Walk(g, opts, train=False)
-    infer.run()
-    train = _Walk(g, opts, train=True)
-    train.run()
-    live, peak = infer.sweep()
+    with paused_gc():
+        infer = _Walk(g, opts, train=False)
+        infer.run()
+        train = _Walk(g, opts, train=True)
+        train.run()
+        live, peak = infer.sweep()
     included = [n for n in g.nodes if n.index not in g.dead]
     params = sum(n.cost.params for n in included)
     buffers = sum(n.cost.buffers for n in included)
