@@ -144,7 +144,7 @@ def unknown_argument(key: str, kind: str, params: Collection[str]) -> str:
         return "remove it: the input channels come from the previous layer" + \
             ("; the output channels are `out`" if "out" in params else "")
     if k == "inplace":
-        return "remove it: in place or not, the counts are the same"
+        return f"remove it: PyTorch's {kind} has no in-place form (and in place or not, the counts are the same)"
     return did_you_mean(key, [*params, "name"])
 
 

@@ -2,26 +2,36 @@
 what each allocates and what autograd saves (:mod:`convcalc.kinds.steps`). Kept beside
 :mod:`convcalc.kinds.attention`, which registers them with the kinds' other rules.
 
-Modelled on PyTorch's CPU kernels, tokens in PyTorch's N×T×C layout. **Not yet checked against torchvision's
-Swin, MaxViT and ViT code** (the memory cross-checks cover the other kinds): the copies a real
-implementation makes when it partitions, rolls and transposes may differ.
+Modelled on torchvision's code as PyTorch runs it on the CPU (tokens in PyTorch's N×T×C layout): ViT's
+``nn.MultiheadAttention`` and Swin's ``shifted_window_attention`` op by op, checked against torchvision
+(tests/data/torchvision-memory.csv). MaxViT's grid attention (its own partition layers) is not yet matched.
 """
 
 from __future__ import annotations
 
 from convcalc.kinds.core import Layer, Shape
-from convcalc.kinds.steps import FP32, Program, Run, Step, T, count, new
+from convcalc.kinds.steps import ACT, BOOL, FP32, INT64, Program, Run, Step, T, count, new
+
+#: the hidden width of Swin v2's position MLP (``cpb_mlp``)
+CPB_HIDDEN = 512
 
 
 def attention_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
-    """Attention over G groups of T tokens (M = G·T), h heads of d (D = h·d), batch N:
-    windows or a grid first gather the (padded, shifted) map into groups (a copy, N·C·M); the qkv projection
-    (N·3D·M, saves its input); without a position bias or cosine attention PyTorch's fused kernel
-    (``scaled_dot_product_attention``: a result N·D·M and a log-sum-exp N·h·M fp32, saving q, k, v (the qkv
-    tensor), its result and the log-sum-exp), else the explicit product: logits N·G·h·T² (save q and k), the
-    bias or mask added (a new N·G·h·T²), softmax (saves its result) and its product with v (N·D·M, saves
-    both); the heads merged (a copy, N·D·M), the output projection (N·C_out·M, saves the merged copy); groups
-    scattered back onto the map (a copy, N·C_out·H·W)."""
+    """Attention over G groups of T tokens (M = G·T), h heads of d (D = h·d), batch N, as PyTorch runs it.
+
+    Global (``nn.MultiheadAttention``, ``need_weights=False``): in training, the packed in-projection
+    (N·M·3D, saves its input) made contiguous (a copy), the fused ``scaled_dot_product_attention`` (its
+    result N·M·D, which the out-projection saves, and a log-sum-exp N·h·M fp32; saves q, k, v: the copy),
+    the out-projection (N·M·C_out); at inference the one fused ``_native_multi_head_attention`` op.
+
+    Windows (torchvision's ``shifted_window_attention``): the position bias gathered from the table (T²·h,
+    saving the int64 index buffer) and made contiguous; the map padded (a copy, always), rolled where
+    shifted, partitioned (a copy); qkv (N·M·3D, saves the partition); q scaled; q, k and v copied by the
+    batched products, which save them (no copies where N·G = 1: the reshapes are views); the logits N·G·h·T² (+ bias: new; + the shift mask: built as
+    P_h·P_w zeros, a G·T copy, G·T² differences, two bool comparisons and two fills of G·T², then added),
+    softmax (saves its result), its product with v (N·M·D), the heads merged (a copy, saved by the
+    projection), the projection (N·M·C_out), the windows reversed (a copy), rolled back where shifted and
+    cropped (a copy) where padded. Swin v2's cosine attention and position MLP: see the module docstring."""
     from convcalc.kinds.attention import AttentionArgs, geometry, head_dim
 
     a = layer.args
@@ -29,31 +39,111 @@ def attention_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     g = geometry(a, inp)
     d = head_dim(a, inp.c)
     b, dd, m, t = run.batch, a.heads * d, g.processed, g.tokens
-    grouped = a.window is not None
-    steps: list[Step] = []
-    src = 0
-    if grouped:
-        steps.append(Step((0,), new(b * inp.c * m)))
-        src = 1
-    steps.append(Step((src,), new(b * 3 * dd * m), (src,), weights=True))
-    qkv = len(steps)
-    if a.position == "none" and not a.cosine:
+    tensors = 2 + int(a.qkv_bias) + int(a.proj_bias) + int(a.cosine) + {"none": 0, "table": 1, "mlp": 3}[a.position]
+    index = t * t if a.position != "none" else 0
+    if a.window is None and a.position == "none" and not a.cosine:
+        if not run.train:
+            return Program((Step((0,), new(b * out.c * m), weights=True),), tensors, int64_buffers=index)
         lse = T(b * a.heads * m, FP32)
-        steps.append(Step((qkv,), new(b * dd * m), (qkv, qkv + 1, lse) if run.train else (), () if run.train
-                          else (lse,)))
+        return Program((
+            Step((0,), new(b * 3 * dd * m), (0,), weights=True),
+            Step((1,), new(b * 3 * dd * m)),
+            Step((2,), new(b * dd * m), (2, 3, lse)),
+            Step((3,), new(b * out.c * m), (3,), weights=True),
+        ), tensors, int64_buffers=index)
+    steps = _Steps()
+    bias = _position_bias(steps, a, t) if a.position != "none" else None
+    ph, pw = g.padded
+    x = steps.add((0,), b * inp.c * ph * pw)  # F.pad: a copy, even with no padding
+    if any(g.shift):
+        x = steps.add((x,), b * inp.c * ph * pw)  # roll
+    x = steps.add((x,), b * inp.c * m)  # the windows, partitioned
+    qkv_bias = steps.add((), 3 * dd, weights=True) if a.cosine and a.qkv_bias else None
+    qkv = steps.add((x,) if qkv_bias is None else (x, qkv_bias), b * 3 * dd * m, saves=(x,), weights=True)
+    logits = b * g.groups * a.heads * t * t
+    # the batched products reshape their operands to (N·G·h)×T×d: a copy, except with one group in all
+    # (N·G = 1), where the heads are the batch and the reshape is a view
+    one = b * g.groups == 1
+
+    def batched(v: int) -> int:
+        return v if one else steps.add((v,), b * dd * m)
+
+    if a.cosine:
+        normed = [_normalize(steps, qkv, b * g.groups * a.heads * t, b * dd * m) for _ in range(2)]
+        qc, kc = (batched(v) for v in normed)
+        attn = steps.add((qc, kc), logits, saves=(qc, kc))
+        scale = steps.add((steps.add((), a.heads, weights=True),), a.heads, saves=(len(steps.steps) + 1,))
+        attn = steps.add((attn, scale), logits, product=True)
     else:
-        logits = b * g.groups * a.heads * t * t
-        steps.append(Step((qkv,), new(logits), (qkv,)))
-        steps.append(Step((qkv + 1,), new(logits)))
-        steps.append(Step((qkv + 2,), new(logits), (qkv + 3,)))
-        steps.append(Step((qkv + 3, qkv), new(b * dd * m), (qkv + 3, qkv)))
-    steps.append(Step((len(steps),), new(b * dd * m)))
-    steps.append(Step((len(steps),), new(b * out.c * m), (len(steps),), weights=True))
-    if grouped:
-        steps.append(Step((len(steps),), new(count(*out, b))))
-    tensors = 2 + int(a.qkv_bias) + int(a.proj_bias) + int(a.cosine) + \
-        {"none": 0, "table": 1, "mlp": 3}[a.position]
-    return Program(tuple(steps), tensors)
+        q = steps.add((qkv,), b * dd * m)  # q · d^-0.5
+        qc, kc = batched(q), batched(qkv)
+        attn = steps.add((qc, kc), logits, saves=(qc, kc))
+    if bias is not None:
+        attn = steps.add((attn, bias), logits)
+    if any(g.shift):
+        cells = g.groups * t
+        mask = steps.add((x,), ph * pw)  # x.new_zeros: the partition is read (kept alive) until here
+        mask = steps.add((mask,), cells)
+        diff = steps.add((mask,), cells * t)
+        ne = steps.add((diff,), cells * t, BOOL)
+        filled = steps.add((diff, ne), cells * t)
+        eq = steps.add((filled,), cells * t, BOOL)
+        filled = steps.add((filled, eq), cells * t)
+        attn = steps.add((attn, filled), logits)
+    soft = steps.add((attn,), logits, saves=(len(steps.steps) + 1,))
+    vc = batched(qkv)
+    o = steps.add((soft, vc), b * dd * m, saves=(soft, vc))
+    merged = steps.add((o,), b * dd * m)
+    y = steps.add((merged,), b * out.c * m, saves=(merged,), weights=True)
+    y = steps.add((y,), b * out.c * ph * pw)  # the windows reversed
+    if any(g.shift):
+        y = steps.add((y,), b * out.c * ph * pw)  # rolled back
+    if (ph, pw) != (inp.h, inp.w):
+        steps.add((y,), count(*out, b))  # cropped
+    return Program(tuple(steps.steps), tensors, int64_buffers=index)
+
+
+class _Steps:
+    """A program being written: each :meth:`add` appends a step with a new result and returns its value."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def add(self, reads: tuple[int, ...], elements: int, dtype: str = ACT, saves: tuple[int | T, ...] = (),
+            weights: bool = False, product: bool = False) -> int:
+        self.steps.append(Step(reads, T(elements, dtype), saves, weights=weights, product=product))
+        return len(self.steps)
+
+
+def _position_bias(steps: _Steps, a: object, t: int) -> int:
+    """The h×T×T position bias: Swin's table gathered by the T² index buffer (saved) and made contiguous;
+    Swin v2's: first its MLP (2 → 512, ReLU in place, 512 → h) on the R coordinates (a buffer its first
+    linear saves), then after the gather 16·sigmoid(·)."""
+    from convcalc.kinds.attention import AttentionArgs, relative_positions
+
+    assert isinstance(a, AttentionArgs)
+    index = T(t * t, INT64, buffer=True)
+    h = a.heads
+    if a.position == "mlp":
+        assert a.window is not None
+        r = relative_positions(a.window)
+        hidden = steps.add((), r * CPB_HIDDEN, saves=(T(2 * r, buffer=True),), weights=True)
+        steps.steps.append(Step((hidden,), hidden, (hidden + 1,)))  # ReLU in place
+        table = steps.add((hidden + 1,), r * h, saves=(hidden + 1,), weights=True)
+        gathered = steps.add((table,), t * t * h, saves=(index,))
+        bias = steps.add((gathered,), h * t * t)
+        sig = steps.add((bias,), h * t * t, saves=(len(steps.steps) + 1,))
+        return steps.add((sig,), h * t * t)
+    gathered = steps.add((), t * t * h, saves=(index,), weights=True)
+    return steps.add((gathered,), h * t * t)
+
+
+def _normalize(steps: _Steps, x: int, rows: int, elements: int) -> int:
+    """``F.normalize(x, dim=-1)``: the norms (saving x and themselves), clamped (saving the norms), then x
+    divided by them (saving both)."""
+    norm = steps.add((x,), rows, saves=(x, len(steps.steps) + 1))
+    clamped = steps.add((norm,), rows, saves=(norm,))
+    return steps.add((x, clamped), elements, saves=(x, clamped))
 
 
 def merging_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-#: the dtype tags of a tensor: the activations' dtype (``--dtype``), 32-bit statistics, 64-bit indices
-ACT, FP32, INT64 = "act", "fp32", "int64"
+#: the dtype tags of a tensor: the activations' dtype (``--dtype``), 32-bit statistics, 64-bit indices, bools
+ACT, FP32, INT64, BOOL = "act", "fp32", "int64", "bool"
 
 
 class T(NamedTuple):
@@ -60,12 +60,14 @@ class Run(NamedTuple):
 
 
 class Program(NamedTuple):
-    """A layer's memory rule: its steps, its parameter tensors (an optimizer keeps per-tensor state) and its
-    int64 counter buffers (BN's ``num_batches_tracked``)."""
+    """A layer's memory rule: its steps, its parameter tensors (an optimizer keeps per-tensor state), its
+    int64 counter buffers (BN's ``num_batches_tracked``, not in the cost's buffers) and how many of the
+    cost's buffer elements are int64 (attention's relative position index)."""
 
     steps: tuple[Step, ...]
     param_tensors: int = 0
     counters: int = 0
+    int64_buffers: int = 0
 
 
 #: (layer, input shape, output shape, run) → the program (shapes per sample; the program's sizes per batch)

@@ -27,7 +27,7 @@ from convcalc.errors import Diagnostic, Location, UsageError
 from convcalc.gcpause import paused_gc
 from convcalc.graph import Graph, Node
 from convcalc.kinds import KINDS, WEIGHT_KINDS
-from convcalc.kinds.steps import ACT, FP32, INT64, Program, Run, Step, T
+from convcalc.kinds.steps import ACT, BOOL, FP32, INT64, Program, Run, Step, T
 from convcalc.lang.device import BYTES
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -142,10 +142,11 @@ class _Walk:
         self.saved_buffers = 0
         self.param_tensors = 0
         self.counters = 0
+        self.index = 0  # int64 elements among the cost's buffers
         self.casts = 0  # mixed precision: bytes of the weight copies
 
     def bytes_of(self, t: T) -> int:
-        width = {ACT: self.act, FP32: 4, INT64: 8}[t.dtype]
+        width = {ACT: self.act, FP32: 4, INT64: 8, BOOL: 1}[t.dtype]
         return t.elements * width
 
     def storage(self, nbytes: int, at: int, node: int) -> int:
@@ -227,6 +228,7 @@ class _Walk:
             self.node_new[node.index] = self.size[out]
         self.param_tensors += prog.param_tensors
         self.counters += prog.counters
+        self.index += prog.int64_buffers
         if self.opts.mixed and node.layer is not None and node.layer.kind in WEIGHT_KINDS:
             cast = node.cost.params * self.act
             self.casts += cast
@@ -290,7 +292,7 @@ def memory_of(g: Graph, opts: MemoryOptions | None = None) -> Memory:
     alive = _alive(infer, peak, names) if live else ()
     return Memory(
         options=opts, batch=g.batch, weights_bytes=params * pbytes,
-        buffers_bytes=buffers * BYTES[opts.dtype] + COUNTER_BYTES * train.counters,
+        buffers_bytes=(buffers - train.index) * BYTES[opts.dtype] + 8 * train.index + COUNTER_BYTES * train.counters,
         gradients_bytes=params * pbytes, optimizer_bytes=optimizer[opts.optimizer],
         inference_peak_bytes=live[peak] if live else sum(infer.size),
         peak_layer=names[infer.step_node[peak]].name if live else g.nodes[0].name,
