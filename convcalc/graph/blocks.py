@@ -26,7 +26,7 @@ MAX_NESTING = 100
 BLOCK_KINDS = BLOCK_NAMES
 BLOCK_KEYS: dict[str, tuple[str, ...]] = {
     "sequence": ("name", "body"),
-    "residual": ("name", "body", "shortcut", "projection", "when", "inplace"),
+    "residual": ("name", "body", "shortcut", "projection", "when", "inplace", "first"),
     "branches": ("name", "paths", "merge", "split", "inplace"),
     "dense": ("name", "n", "body", "label"),
     "repeat": ("name", "n", "body", "label"),
@@ -81,6 +81,7 @@ class BlockWalker:
         def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: Ctx,
                   scope: Scope) -> int | None: ...
         def split(self, x: int, channels: list[int], scope: Scope, path: KeyPath, ctx: Ctx) -> list[int]: ...
+        def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None: ...
         def end_block(self, name: str, kind: str, node: int, path: KeyPath, ctx: Ctx) -> None: ...
         def loc(self, path: KeyPath, ctx: Ctx) -> Location: ...
 
@@ -191,14 +192,26 @@ class BlockWalker:
 
     def _residual(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope, ctx: Ctx,
                   full: str | None, outer: Scope) -> int | None:
-        body = self.body(args, path, ctx)
-        y = None if body is None else self.seq(body, path + ("body",), x, scope, ctx)
         when = True
         if "when" in args:
             ok, cond = self.sub(args["when"], path + ("when",), ctx)
             if ok and not isinstance(cond, (bool, int)):
                 self.err(path + ("when",), f"expected a condition, found {describe(cond)}", "", ctx)
             when = bool(cond) if ok else False
+        ok, first = self.sub(args.get("first", "body"), path + ("first",), ctx)
+        if ok and first not in ("body", "shortcut"):
+            self.err(path + ("first",), f"expected body or shortcut, found {describe(first)}",
+                     "the part that runs first (the spec's order is the execution order)", ctx)
+        early = None
+        if first == "shortcut" and when:
+            if "shortcut" not in args:
+                self.err(path + ("first",), "first: shortcut needs a shortcut: list",
+                         "a projection: is built only once the body's result is known; write the shortcut "
+                         "with `if:` conditions instead", ctx)
+            else:
+                early = self.seq(args["shortcut"], path + ("shortcut",), x, scope, ctx)
+        body = self.body(args, path, ctx)
+        y = None if body is None else self.seq(body, path + ("body",), x, scope, ctx)
         if not when:  # no skip connection: the body alone
             return y
         if "shortcut" in args and "projection" in args:
@@ -206,7 +219,9 @@ class BlockWalker:
                      "shortcut: always applied; projection: applied only when the shape changes", ctx)
             return None
         short = x
-        if "shortcut" in args:
+        if early is not None:
+            short = early
+        elif "shortcut" in args and first != "shortcut":
             short = self.seq(args["shortcut"], path + ("shortcut",), x, scope, ctx)
         elif "projection" in args:
             # walked in any case, so its arguments are checked; built only when the shape or stride changes
@@ -216,20 +231,6 @@ class BlockWalker:
         if y is None or short is None:
             return None
         return self.in_place(self.merge("add", full, [y, short], path, ctx, outer), args, path, ctx)
-
-    def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None:
-        """Mark a merge ``inplace: true`` (an add into its first input: the body's or first path's result)."""
-        if "inplace" not in args or node is None:
-            return node
-        ok, flag = self.sub(args["inplace"], path + ("inplace",), ctx)
-        if ok and not isinstance(flag, bool):
-            self.err(path + ("inplace",), f"expected true or false, found {describe(flag)}", "", ctx)
-        elif ok and flag and self.nodes[node].kind != "add":
-            self.err(path + ("inplace",), f"a {self.nodes[node].kind} cannot be written in place",
-                     "only an add can (into its first input)", ctx)
-        elif ok:
-            self.nodes[node].inplace = flag
-        return node
 
     def changed(self, x: int, y: int) -> bool:
         """Whether a body from node x to node y changed the shape or the effective stride."""

@@ -32,7 +32,6 @@ class RefWalker:
         def name_of(self, args: dict[str, Any], path: KeyPath, scope: Scope, kind: str, ctx: Ctx) -> str: ...
         def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: Ctx,
                   scope: Scope) -> int | None: ...
-        def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None: ...
 
     # ------------------------------------------------------------ references
 
@@ -87,6 +86,20 @@ class RefWalker:
         if out is None:
             self.failed.add(name)
         return self.in_place(out, args, path, ctx)
+
+    def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None:
+        """Mark a merge ``inplace: true`` (an add into its first input: the body's or first path's result)."""
+        if "inplace" not in args or node is None:
+            return node
+        ok, flag = self.sub(args["inplace"], path + ("inplace",), ctx)
+        if ok and not isinstance(flag, bool):
+            self.err(path + ("inplace",), f"expected true or false, found {describe(flag)}", "", ctx)
+        elif ok and flag and self.nodes[node].kind != "add":
+            self.err(path + ("inplace",), f"a {self.nodes[node].kind} cannot be written in place",
+                     "only an add can (into its first input)", ctx)
+        elif ok:
+            self.nodes[node].inplace = flag
+        return node
 
     # ------------------------------------------------------------ outputs
 

@@ -4,7 +4,7 @@ what each allocates and what autograd saves (:mod:`convcalc.kinds.steps`). Kept 
 
 Modelled on torchvision's code as PyTorch runs it on the CPU (tokens in PyTorch's N×T×C layout): ViT's
 ``nn.MultiheadAttention`` and Swin's ``shifted_window_attention`` op by op, checked against torchvision
-(tests/data/torchvision-memory.csv). MaxViT's grid attention (its own partition layers) is not yet matched.
+(tests/data/torchvision-memory.csv: ViT, Swin, Swin v2 and MaxViT, every figure equal).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def spec_schema() -> dict[str, Any]:
     blk: dict[str, dict[str, Any]] = {
         "sequence": {"body": layer_list},
         "residual": {"body": layer_list, "shortcut": layer_list, "projection": layer_list, "when": _COND,
-                     "inplace": _COND},
+                     "inplace": _COND, "first": {"anyOf": [{"enum": ["body", "shortcut"]}, _EXPR]}},
         "branches": {"paths": {"type": "array", "items": layer_list},
                      "merge": {"anyOf": [{"enum": ["concat", "add", "mul"]}, _EXPR]},
                      "split": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": _POS}, _EXPR]},
