@@ -102,7 +102,7 @@ def inference_peak(model: nn.Module, x: Tensor) -> int:
         else:
             adds[a] += size[k]
         frees[min(last[k], len(rec.ops))] += size[k]
-    best = 0
+    best = live  # the input, alive from the start (the whole peak of a model that runs no op)
     for t in range(len(rec.ops)):
         live += adds[t]
         best = max(best, live)

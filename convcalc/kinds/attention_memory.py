@@ -24,14 +24,16 @@ def attention_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     result N·M·D, which the out-projection saves, and a log-sum-exp N·h·M fp32; saves q, k, v: the copy),
     the out-projection (N·M·C_out); at inference the one fused ``_native_multi_head_attention`` op.
 
-    Windows (torchvision's ``shifted_window_attention``): the position bias gathered from the table (T²·h,
-    saving the int64 index buffer) and made contiguous; the map padded (a copy, always), rolled where
+    Windows (torchvision's ``shifted_window_attention``): the position bias gathered from the table
+    (T²·h, saving the int64 index buffer) and made contiguous; the map padded (a copy, always), rolled where
     shifted, partitioned (a copy); qkv (N·M·3D, saves the partition); q scaled; q, k and v copied by the
-    batched products, which save them (no copies where N·G = 1: the reshapes are views); the logits N·G·h·T² (+ bias: new; + the shift mask: built as
-    P_h·P_w zeros, a G·T copy, G·T² differences, two bool comparisons and two fills of G·T², then added),
-    softmax (saves its result), its product with v (N·M·D), the heads merged (a copy, saved by the
-    projection), the projection (N·M·C_out), the windows reversed (a copy), rolled back where shifted and
-    cropped (a copy) where padded. Swin v2's cosine attention and position MLP: see the module docstring."""
+    batched products, which save them (no copies where N·G = 1: the reshapes are views); the logits
+    N·G·h·T² (+ bias: new; + the shift mask: P_h·P_w zeros, a G·T copy, G·T² differences, two bool
+    comparisons and two fills of G·T², then added), softmax (saves its result), its product with v
+    (N·M·D), the heads merged (a copy, saved by the projection), the projection (N·M·C_out), the windows
+    reversed (a copy), rolled back where shifted and cropped (a copy) where padded. Swin v2's cosine
+    attention normalises q and k (:func:`_normalize`) and multiplies a logit scale in; its position MLP is
+    :func:`_position_bias`'s."""
     from convcalc.kinds.attention import AttentionArgs, geometry, head_dim
 
     a = layer.args
@@ -147,24 +149,26 @@ def _normalize(steps: _Steps, x: int, rows: int, elements: int) -> int:
 
 
 def merging_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
-    """Patch merging on O output positions: the 2×2 patches concatenated (a copy, N·4C·O, the map padded to
-    even sizes first where odd), then LayerNorm (saves its input and a mean and reciprocal deviation per
-    position, fp32) and the linear 4C → C_out (saves its input), in the order of ``norm``; each a new result."""
+    """Patch merging on O output positions (torchvision's ``_patch_merging_pad``): the map padded to
+    even sizes (``F.pad``: a copy, also where nothing is padded), the 2×2 patches concatenated (N·4C·O),
+    then LayerNorm (saves its input and a mean and reciprocal deviation per position, fp32) and the linear
+    4C → C_out (saves its input), in the order of ``norm``; each a new result."""
     from convcalc.kinds.attention import MergeArgs
 
     a = layer.args
     assert isinstance(a, MergeArgs)
     b, o = run.batch, out.h * out.w
     stats = (T(b * o, FP32), T(b * o, FP32))
-    cat = new(b * 4 * inp.c * o)
+    pad = Step((0,), new(count(inp.c, inp.h + inp.h % 2, inp.w + inp.w % 2, b)))  # F.pad: a copy, always
+    cat = Step((1,), new(b * 4 * inp.c * o))
     wide = b * (4 * inp.c if a.norm == "before" else out.c) * o
-    norm = Step((1,), new(wide), (1, *stats), weights=True) if run.train else Step((1,), new(wide), temps=stats)
+    norm = Step((2,), new(wide), (2, *stats), weights=True) if run.train else Step((2,), new(wide), temps=stats)
     if a.norm == "before":
-        return Program((Step((0,), cat), norm, Step((2,), new(count(*out, b)), (2,), weights=True)), 3)
-    lin = Step((1,), new(count(*out, b)), (1,), weights=True)
-    norm_after = Step((2,), new(count(*out, b)), (2, *stats), weights=True) if run.train else \
-        Step((2,), new(count(*out, b)), temps=stats)
-    return Program((Step((0,), cat), lin, norm_after), 3)
+        return Program((pad, cat, norm, Step((3,), new(count(*out, b)), (3,), weights=True)), 3)
+    lin = Step((2,), new(count(*out, b)), (2,), weights=True)
+    norm_after = Step((3,), new(count(*out, b)), (3, *stats), weights=True) if run.train else \
+        Step((3,), new(count(*out, b)), temps=stats)
+    return Program((pad, cat, lin, norm_after), 3)
 
 
 def psa_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:

@@ -226,11 +226,14 @@ def pool_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
 
 
 def global_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
-    """global_avgpool: a mean over H and W, which saves nothing; global_maxpool: ``amax``, which saves its
-    input and its result."""
+    """global_avgpool: a mean over H and W, which saves nothing; global_maxpool: ``nn.AdaptiveMaxPool2d(1)``,
+    whose op returns int64 indices (N·C) beside its result: saved with the input in training, dropped at
+    once at inference."""
     n_out = count(*out, run.batch)
     if layer.kind == "global_maxpool":
-        return Program((Step((0,), new(n_out), (0, 1)),))
+        indices = T(n_out, INT64)
+        return Program((Step((0,), new(n_out), (0, indices)) if run.train else
+                        Step((0,), new(n_out), temps=(indices,)),))
     return saves_nothing(n_out)
 
 

@@ -263,7 +263,7 @@ class GlobalPool(nn.Module):
         self.is_max = is_max
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.amax((2, 3), keepdim=True) if self.is_max else x.mean((2, 3), keepdim=True)
+        return F.adaptive_max_pool2d(x, 1) if self.is_max else x.mean((2, 3), keepdim=True)
 
 
 class ChannelShuffle(nn.Module):

@@ -54,7 +54,7 @@ NO_INPUT = InputSpec(0, 0, 0)
 class Defaults:
     bias: bool | None = None
     padding: Padding | None = None
-    #: the default ``inplace`` of the layers that can run in place (activations, dropout)
+    #: the default ``inplace`` of the activations that can run in place (not dropout: it says its own)
     inplace: bool | None = None
 
 

@@ -11,9 +11,14 @@ The subset read is what ``tests.strategies.specs(neutral=True)`` and ``tests.str
 
 * layers: every kind but ``deform`` (the token and attention kinds: ``tests/neutral/attention.py``);
   explicit symmetric padding (an int, ``[h, w]``, ``[[t, t], [l, l]]`` or ``valid``), never TF ``same``;
-  ``defaults: {bias: …}``; ``if:`` with a literal condition;
+  ``defaults: {bias: …, inplace: …}``; ``if:`` with a literal condition; ``inplace: true`` on the activations
+  PyTorch can run in place and on dropout (``inplace=True``; ``defaults: {inplace: …}`` for the activations
+  that do not set it);
 * blocks: ``sequence``, ``residual`` (``shortcut``, ``projection``, a literal ``when``), ``branches``
-  (``concat``/``add``/``mul``, ``split``), and, always named, ``repeat``, ``dense`` and ``side``;
+  (``concat``/``add``/``mul``, ``split``), and, always named, ``repeat``, ``dense`` and ``side``; ``inplace:
+  true`` on a residual, on branches merged by add and on an ``add`` item: the add is written into its first
+  input (``first.add_(second)``, as torchvision's ``out += identity``; a residual's first input is its body's
+  result);
 * spec format 2: ``from:`` on any layer or block, the merges ``add``/``concat``/``mul`` with ``from:``
   (``previous`` is the stream above), broadcasting as PyTorch does, and ``outputs:``; ``alternatives``.
 
@@ -42,8 +47,8 @@ Shape = tuple[int, int, int]
 
 MERGES = ("add", "concat", "mul")
 BLOCKS = ("sequence", "residual", "branches", "repeat", "dense", "side")
-BLOCK_ARGS = {"sequence": {"body"}, "residual": {"body", "shortcut", "projection", "when"},
-              "branches": {"paths", "merge", "split"}, "repeat": {"n", "body"}, "dense": {"n", "body"},
+BLOCK_ARGS = {"sequence": {"body"}, "residual": {"body", "shortcut", "projection", "when", "inplace"},
+              "branches": {"paths", "merge", "split", "inplace"}, "repeat": {"n", "body"}, "dense": {"n", "body"},
               "side": {"body", "training_only"}}
 CONV_LIKE = ("conv", "dwconv", "pwconv", "separable", "deconv")
 
@@ -106,6 +111,42 @@ class SqueezeExcitation(nn.Module):
         return x * g
 
 
+class StochasticDepth(nn.Module):
+    """Stochastic depth per sample, as torchvision's ``StochasticDepth(p, "row")`` (``stochastic_depth``):
+    in training ``x · noise`` with a Bernoulli(1 − p) noise of N×1×1×1 scaled by 1/(1 − p); the identity at
+    inference or with p = 0."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
+        noise = noise.bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+
+class ChannelShuffle(nn.Module):
+    """ShuffleNet's channel shuffle as torchvision's ``shufflenetv2.channel_shuffle`` writes it: view as
+    N×g×(C/g)×H×W, swap the two channel axes, ``contiguous()``, view as N×C×H×W. (Not ``nn.ChannelShuffle``:
+    its native kernel copies the map even where the shuffle moves nothing, with 1 or C groups.)"""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        x = x.view(n, self.groups, c // self.groups, h, w)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return x.view(n, c, h, w)
+
+
 class Vector(nn.Module):
     """A module on N×C flattened vectors, kept as N×C×1×1 maps (a linear layer, a flatten)."""
 
@@ -131,6 +172,8 @@ class Op:
     start: int = 0
     stop: int = 0
     training_only: bool = False
+    #: an add written into its first input (``first.add_(second)``)
+    inplace: bool = False
 
 
 @dataclass
@@ -176,6 +219,11 @@ class NeutralNet(nn.Module):
                 values.append(ts[0][:, op.start:op.stop])
             elif op.kind == "concat":
                 values.append(torch.cat(ts, 1))
+            elif op.inplace:
+                total = ts[0]
+                for t in ts[1:]:
+                    total = total.add_(t)
+                values.append(total)
             else:
                 total = ts[0]
                 for t in ts[1:]:
@@ -232,21 +280,27 @@ def literal_condition(v: Any) -> bool:
     raise Unsupported(f"condition {v!r} (only literal ones)")
 
 
+def inplace(a: dict[str, Any]) -> bool:
+    return flag(a.get("inplace", False))
+
+
 ACTIVATIONS: dict[str, Callable[[dict[str, Any], int], nn.Module]] = {
-    "relu": lambda a, c: nn.ReLU(),
-    "relu6": lambda a, c: nn.ReLU6(),
-    "leaky_relu": lambda a, c: nn.LeakyReLU(float(a.get("slope", 0.01))),
+    "relu": lambda a, c: nn.ReLU(inplace(a)),
+    "relu6": lambda a, c: nn.ReLU6(inplace(a)),
+    "leaky_relu": lambda a, c: nn.LeakyReLU(float(a.get("slope", 0.01)), inplace(a)),
     "sigmoid": lambda a, c: nn.Sigmoid(),
     "tanh": lambda a, c: nn.Tanh(),
     "gelu": lambda a, c: nn.GELU(),
-    "silu": lambda a, c: nn.SiLU(),
-    "hardswish": lambda a, c: nn.Hardswish(),
-    "hardsigmoid": lambda a, c: nn.Hardsigmoid(),
-    "mish": lambda a, c: nn.Mish(),
-    "elu": lambda a, c: nn.ELU(float(a.get("alpha", 1.0))),
+    "silu": lambda a, c: nn.SiLU(inplace(a)),
+    "hardswish": lambda a, c: nn.Hardswish(inplace(a)),
+    "hardsigmoid": lambda a, c: nn.Hardsigmoid(inplace(a)),
+    "mish": lambda a, c: nn.Mish(inplace(a)),
+    "elu": lambda a, c: nn.ELU(float(a.get("alpha", 1.0)), inplace(a)),
     "prelu": lambda a, c: nn.PReLU(c if flag(a.get("per_channel", False)) else 1),
     "softmax": lambda a, c: nn.Softmax(dim=1),
 }
+#: the activations with PyTorch's ``inplace=True``
+IN_PLACE = ("relu", "relu6", "leaky_relu", "silu", "hardswish", "hardsigmoid", "mish", "elu")
 
 #: The arguments each kind takes (anything else is outside the subset or a mistake: an error).
 ARGS: dict[str, set[str]] = {
@@ -262,12 +316,12 @@ ARGS: dict[str, set[str]] = {
     "bn": {"scale", "center"},
     "layernorm": {"affine", "bias", "eps"}, "groupnorm": {"groups", "affine", "bias", "eps"},
     "layer_scale": {"init"}, "scale": {"value"},
-    "linear": {"out", "bias"}, "flatten": set(), "dropout": {"p"}, "drop_path": {"p"}, "identity": set(),
+    "linear": {"out", "bias"}, "flatten": set(), "dropout": {"p", "inplace"}, "drop_path": {"p"}, "identity": set(),
     "channel_shuffle": {"groups"}, "pixel_shuffle": {"factor"}, "pixel_unshuffle": {"factor"},
     "se": {"reduction", "width", "activation", "gate"}, "upsample": {"scale", "size", "mode", "align_corners"},
-    "leaky_relu": {"slope"}, "elu": {"alpha"}, "prelu": {"per_channel"},
-    **{k: set() for k in ("relu", "relu6", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid", "mish",
-                          "softmax")},
+    "leaky_relu": {"slope", "inplace"}, "elu": {"alpha", "inplace"}, "prelu": {"per_channel"},
+    **{k: set() for k in ("sigmoid", "tanh", "gelu", "softmax")},
+    **{k: {"inplace"} for k in ("relu", "relu6", "silu", "hardswish", "hardsigmoid", "mish")},
     **attention.ARGS,
 }
 
@@ -313,8 +367,10 @@ def layer_module(kind: str, a: dict[str, Any], shape: Shape, bias_default: bool)
         return ChannelLayerNorm(c, float(a.get("eps", 1e-5)), flag(a.get("affine", True)), flag(a.get("bias", True)))
     if kind == "groupnorm":
         affine = flag(a.get("affine", True))
-        norm = nn.GroupNorm(a["groups"], c, float(a.get("eps", 1e-5)), affine=False)
-        return nn.Sequential(norm, ChannelAffine(c, affine, affine and flag(a.get("bias", True))))
+        # torch.nn's own GroupNorm (γ, and β unless bias: false), as a user writes it: F.group_norm with the
+        # parameters, not a normalisation followed by a separate x·γ + β (which saves the normalised map)
+        return nn.GroupNorm(a["groups"], c, float(a.get("eps", 1e-5)), affine=affine,
+                            bias=affine and flag(a.get("bias", True)))
     if kind == "layer_scale":
         gamma = ChannelAffine(c, True, False)
         with torch.no_grad():
@@ -336,11 +392,13 @@ def layer_module(kind: str, a: dict[str, Any], shape: Shape, bias_default: bool)
     if kind == "flatten":
         return Vector(nn.Identity())
     if kind == "dropout":
-        return nn.Dropout(float(a.get("p", 0.5)))
-    if kind in ("drop_path", "identity"):
-        return nn.Identity()  # stochastic depth: identity at inference
+        return nn.Dropout(float(a.get("p", 0.5)), inplace(a))
+    if kind == "drop_path":
+        return StochasticDepth(float(a.get("p", 0.5)))
+    if kind == "identity":
+        return nn.Identity()
     if kind == "channel_shuffle":
-        return nn.ChannelShuffle(a["groups"])
+        return ChannelShuffle(a["groups"])
     if kind == "pixel_shuffle":
         return nn.PixelShuffle(a["factor"])
     if kind == "pixel_unshuffle":
@@ -370,6 +428,7 @@ class _Walk:
     def __init__(self, net: NeutralNet, defaults: dict[str, Any]) -> None:
         self.net = net
         self.bias = flag(defaults.get("bias", True))
+        self.inplace = None if "inplace" not in defaults else flag(defaults["inplace"])
         self.samples: list[Tensor] = [torch.randn(2, *net.input_shape)]
         self.training_only = False
 
@@ -432,11 +491,14 @@ class _Walk:
         name = args.pop("name", None)
         if kind in MERGES:
             refs = args.pop("from")
+            into = flag(args.pop("inplace", False))
             if args:
                 raise Unsupported(f"{kind} arguments {sorted(args)}")
+            if into and kind != "add":
+                raise Unsupported(f"a {kind} in place")
             refs = refs if isinstance(refs, list) else [refs]
             ins = [x if r == "previous" else self.resolve(r, prefix) for r in refs]
-            v = self.merge(kind, ins)
+            v = self.merge(kind, ins, into)
             if name is not None:
                 self.name(prefix + str(name), v)
             return v
@@ -457,6 +519,8 @@ class _Walk:
         extra = set(args) - ARGS[kind]
         if extra:
             raise Unsupported(f"{kind} arguments {sorted(extra)}")
+        if kind in IN_PLACE and "inplace" not in args and self.inplace is not None:
+            args["inplace"] = self.inplace
         v = self.layer(kind, args, x)
         if name is not None:
             self.name(prefix + str(name), v)
@@ -472,7 +536,7 @@ class _Walk:
             self.net.info.interpolation_macs += 4 * y.shape[1] * y.shape[2] * y.shape[3]
         return self.emit(Op("module", (x,), len(self.net.mods) - 1), y)
 
-    def merge(self, kind: str, inputs: list[int]) -> int:
+    def merge(self, kind: str, inputs: list[int], inplace: bool = False) -> int:
         ts = [self.samples[i] for i in inputs]
         if kind == "concat":
             y = torch.cat(ts, 1)
@@ -480,7 +544,9 @@ class _Walk:
             y = ts[0]
             for t in ts[1:]:
                 y = y + t if kind == "add" else y * t
-        return self.emit(Op(kind, tuple(inputs)), y)
+        if inplace and y.shape != ts[0].shape:
+            raise Unsupported(f"an add in place into {tuple(ts[0].shape[1:])} broadcasting to {tuple(y.shape[1:])}")
+        return self.emit(Op(kind, tuple(inputs), inplace=inplace), y)
 
     # ------------------------------------------------------------ blocks
 
@@ -497,7 +563,7 @@ class _Walk:
             skip = self.seq(a["projection"], x, prefix)
         else:
             skip = x
-        return self.merge("add", [y, skip])
+        return self.merge("add", [y, skip], flag(a.get("inplace", False)))
 
     def branches(self, a: dict[str, Any], x: int, prefix: str) -> int:
         paths = a["paths"]
@@ -512,7 +578,10 @@ class _Walk:
                 ins.append(self.emit(Op("slice", (x,), start=start, stop=start + size), sample))
                 start += size
         outs = [self.seq(p, i, prefix) if p != [] else i for p, i in zip(paths, ins, strict=True)]
-        return self.merge(a.get("merge", "concat"), outs)
+        into = flag(a.get("inplace", False))
+        if into and a.get("merge", "concat") != "add":
+            raise Unsupported(f"branches merged by {a.get('merge', 'concat')} in place")
+        return self.merge(a.get("merge", "concat"), outs, into)
 
     def repeat(self, a: dict[str, Any], x: int, prefix: str) -> int:
         for k in range(a["n"]):
@@ -546,8 +615,8 @@ def build(spec: dict[str, Any]) -> list[NeutralNet]:
     if "blocks" in spec and spec["blocks"]:
         raise Unsupported("named blocks (templates)")
     defaults = dict(spec.get("defaults") or {})
-    if set(defaults) - {"bias"}:
-        raise Unsupported(f"defaults {sorted(set(defaults) - {'bias'})}")
+    if set(defaults) - {"bias", "inplace"}:
+        raise Unsupported(f"defaults {sorted(set(defaults) - {'bias', 'inplace'})}")
     models = [("", spec["input"], spec["layers"], spec.get("outputs"))] if "layers" in spec else [
         (alt["name"], alt.get("input", spec.get("input")), alt["layers"], alt.get("outputs", spec.get("outputs")))
         for alt in spec["alternatives"]]
