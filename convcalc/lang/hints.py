@@ -109,6 +109,19 @@ def _spec_files(directory: str) -> list[str]:
         return []
 
 
+def _looks_like_spec(path: str) -> bool:
+    """Whether a YAML file has a spec's ``layers:`` or ``alternatives:`` at its top level (not, say, a device
+    profile); reads at most 64 KiB."""
+    import re
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False
+    return re.search(r"^(layers|alternatives):", head, re.M) is not None
+
+
 def directory_hint(arg: str) -> str:
     """The hint for a directory given where one spec file is expected: name one file in it (or in the first
     directory below it that has some), or compare them all with a glob."""
@@ -120,9 +133,10 @@ def directory_hint(arg: str) -> str:
             if n > 200:
                 break
             names = _spec_files(dirpath)
-            if names:
+            if names and _looks_like_spec(os.path.join(dirpath, names[0])):
                 base = dirpath.rstrip("/\\")
                 break
+            names = []
     if not names:
         return "name a spec file (this directory has no *.yaml or *.yml files)"
     ext = ".yaml" if any(n.endswith(".yaml") for n in names) else ".yml"

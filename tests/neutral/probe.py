@@ -168,10 +168,8 @@ def probe_module(kind: str, m: nn.Module, size: tuple[int, int], out: tuple[int,
         assert isinstance(m, nn.AdaptiveMaxPool2d)
         return nn.AdaptiveAvgPool2d(m.output_size)
     if kind == "groupnorm":
-        assert isinstance(m, nn.Sequential)
-        norm = m[0]
-        assert isinstance(norm, nn.GroupNorm)
-        return GroupMean(norm.num_groups, gates)
+        assert isinstance(m, nn.GroupNorm)
+        return GroupMean(m.num_groups, gates)
     if kind == "se":
         assert isinstance(m, SqueezeExcitation)
         return SEProbe(m, gates)
