@@ -170,8 +170,7 @@ def _reports(source: str, settings: Settings | None = None, erf: bool = False, m
     from convcalc.metrics.analysis import analyze_document
     from convcalc.metrics.memory import MemoryOptions
 
-    opts = MemoryOptions() if memory else None
-    reports = _guard(lambda: analyze_document(open_source(source), settings, erf, opts))
+    reports = _guard(lambda: analyze_document(open_source(source), settings, erf, MemoryOptions() if memory else None))
     for r in reports:
         for w in r.warnings:
             sys.stderr.write(f"warning: {r.name}: {w}\n")
@@ -209,7 +208,7 @@ def show(
     from convcalc.outputs import render, views
 
     n = _depth(depth)
-    reports = _alternatives(_reports(spec, _settings(set_, size, batch), memory=fmt is Format.json), alternative)
+    reports = _alternatives(_reports(spec, _settings(set_, size, batch), memory=fmt is not Format.csv), alternative)
     if n is None:
         _emit_models(reports, fmt, exact, render.show_csv, views.show_table)
     else:
@@ -260,9 +259,7 @@ def compare(
     set_: list[str] | None = SetOpt,
     size: str | None = SizeOpt,
     batch: str | None = BatchOpt,
-    device: str | None = typer.Option(None, "--device", metavar="NAME|FILE",
-                                      help="Compare MACs with the roofline bound on latency on this device "
-                                           "(convcalc devices)."),
+    device: str | None = typer.Option(None, "--device", metavar="NAME|FILE", help="MACs beside the latency bound."),
     dtype: str = typer.Option("fp32", "--dtype", help="dtype of the bound with --device: fp32, fp16, bf16, int8."),
 ) -> None:
     """Alternatives side by side: params, MACs, FLOPs, output, RF, depth, and ratios to the first (with
@@ -356,40 +353,6 @@ def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None, set
                          f"{layer!r}, left out: {', '.join(repr(m) for m in missing)}\n")
 
 
-@app.command()
-def schema(
-    budgets: bool = typer.Option(False, "--budgets", help="The schema of budgets files instead of spec files."),
-) -> None:
-    """Print the JSON Schema of spec files, or of budgets files (for editor validation)."""
-    import json
-
-    from convcalc.ci.budget import budgets_file_schema
-    from convcalc.outputs.schema import spec_schema
-
-    sys.stdout.write(json.dumps(budgets_file_schema() if budgets else spec_schema(), indent=2) + "\n")
-
-
-@app.command()
-def zoo(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
-    """List the bundled zoo models: input, params, MACs (and FLOPs in json and csv), description."""
-    from convcalc.lang.sources import zoo_document, zoo_names
-    from convcalc.metrics.analysis import analyze_document
-    from convcalc.outputs import render, views
-
-    reports = _guard(lambda: [r for n in zoo_names() for r in analyze_document(zoo_document(n))])
-    if not reports:
-        sys.stderr.write("no zoo models are bundled\n")
-        return
-    if fmt is Format.json:
-        _out(render.zoo_json(reports), "json")
-    elif fmt is Format.csv:
-        _out(render.zoo_csv(reports))
-    elif fmt is Format.markdown:
-        _out(render.markdown(views.zoo_table(reports, exact)))
-    else:
-        _emit_table(views.zoo_table(reports, exact))
-
-
 def run(argv: list[str] | None = None) -> None:
     """Console entry point."""
     import gc
@@ -413,4 +376,5 @@ def run(argv: list[str] | None = None) -> None:
 
 # the CI commands (check, diff) live in their own module and register on ``app`` when it is imported
 from convcalc.cli import ci as _ci  # noqa: E402,F401
+from convcalc.cli import listing as _listing  # noqa: E402,F401
 from convcalc.cli import memory as _memory  # noqa: E402,F401

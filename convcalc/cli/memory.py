@@ -1,6 +1,6 @@
 """The ``memory`` command (weights, gradients, optimizer state, the inference peak and the training
-activations: :mod:`convcalc.metrics.memory`), ``roofline`` (a lower bound on latency on a device:
-:mod:`convcalc.metrics.roofline`) and ``devices`` (the bundled device profiles). Register on the app."""
+activations: :mod:`convcalc.metrics.memory`) and ``roofline`` (a lower bound on latency on a device:
+:mod:`convcalc.metrics.roofline`; ``compare --device`` too). Register on the app."""
 
 from __future__ import annotations
 
@@ -147,43 +147,6 @@ def roofline(
     else:
         for r, b in zip(reports, bounds, strict=True):
             _emit_table(roofline_table(r, b, exact))
-
-
-@app.command()
-def devices(fmt: Format = FormatOpt, exact: bool = ExactOpt) -> None:
-    """List the bundled device profiles: peak FLOP/s per dtype, memory bandwidth, datasheet sources."""
-    import json
-
-    from convcalc.lang.device import bundled_devices, load_device
-    from convcalc.outputs import render
-    from convcalc.outputs.views import Table
-    from convcalc.units import human
-
-    devs = [load_device(n) for n in bundled_devices()]
-    if fmt is Format.json:
-        _out(json.dumps({"schema_version": render.SCHEMA_VERSION, "devices": [
-            {"profile": n, "name": d.name, "description": d.description, "peak_flops": dict(d.peak_flops),
-             "bandwidth": d.bandwidth, "sources": list(d.sources)} for n, d in zip(bundled_devices(), devs,
-                                                                                      strict=True)]},
-                        indent=2, ensure_ascii=False) + "\n", "json")
-        return
-    dtypes = ("fp32", "fp16", "bf16", "int8")
-    names = bundled_devices()
-    rows = [(n, *(human(d.peak_flops[t], exact) if t in d.peak_flops else "-" for t in dtypes),
-             human(d.bandwidth, exact) + (" B/s" if exact else "B/s")) for n, d in zip(names, devs, strict=True)]
-    table = Table("devices: dense peaks, FLOP/s (int8: OP/s)", ("--device", *dtypes, "bandwidth"), rows, None,
-                  ["the vendors' datasheet figures, cited in each profile (convcalc devices --format json); "
-                   "decimal units (1 TB/s = 10^12 B/s)"], frozenset({1, 2, 3, 4, 5}), optional=(3,))
-    if fmt is Format.csv:
-        from convcalc.outputs.render import _csv
-
-        _out(_csv(["profile", "name", *dtypes, "bandwidth"],
-                  [[n, d.name, *(d.peak_flops.get(t, "") for t in dtypes), d.bandwidth]
-                   for n, d in zip(names, devs, strict=True)]))
-    elif fmt is Format.markdown:
-        _out(render.markdown(table))
-    else:
-        _emit_table(table)
 
 
 def emit_compare_bounds(c: object, device: str, dtype: str, fmt: Format, exact: bool, title: str) -> None:

@@ -355,8 +355,11 @@ def _dead(nodes: list[Node], outputs: list[Output]) -> frozenset[int]:
     return frozenset(n.index for n in nodes if n.index not in live and not n.side and n.kind != "input")
 
 
-def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -> Graph | None:
-    """Expand one model of ``spec`` into a :class:`Graph` and run the metric passes over it.
+def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None,
+                receptive: bool = True) -> Graph | None:
+    """Expand one model of ``spec`` into a :class:`Graph` and run the metric passes over it (``receptive``:
+    the receptive-field pass over every node too; without it only the nodes a projection's decision needs
+    have their fields, and the graph serves only costs: :func:`convcalc.metrics.totals.totals_of`).
 
     Problems are added to ``errors`` (and ``None`` returned), or raised as :class:`SpecError` if no
     collector is given.
@@ -376,7 +379,7 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None) -
         col.add(Diagnostic(spec.doc.loc(model.path), model.path, "the model nests too deeply to expand",
                            "blocks or named blocks probably call each other without end"))
         out = None
-    if b.nodes:
+    if b.nodes and receptive:
         b.rf.upto(len(b.nodes) - 1)
     if outputs and b.referenced:  # (without references nothing can read a side block)
         _training_only_used(b, outputs)

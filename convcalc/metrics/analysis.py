@@ -24,6 +24,7 @@ from convcalc.lang.yaml_source import Document, load_file, load_text
 from convcalc.metrics.centre import NO_UNIT, CentreUnit, beyond_input, centre_unit
 from convcalc.metrics.memory import Memory, MemoryOptions, memory_of
 from convcalc.metrics.support import RF
+from convcalc.metrics.totals import Totals, totals_of
 
 Num = int | Fraction
 Pair = tuple[Num, Num]
@@ -228,16 +229,8 @@ def report_of(g: Graph, file: str = "", erf: bool = False, memory: MemoryOptions
     centre unit (path counts over the graph, :mod:`convcalc.metrics.footprint`: what ``rf`` reports);
     ``memory``: also the memory pass with these options."""
     rows = tuple(_row(g, n) for n in g.layers)
-    total = ZERO
-    excluded = ZERO
-    for r in rows:
-        if r.dead:
-            continue
-        if r.training_only:
-            total = total + r.cost.without_work()
-            excluded = excluded + r.cost
-        else:
-            total = total + r.cost
+    totals = totals_of(g)
+    total, excluded = totals.total, totals.training_only
     by_index = {n.index: n for n in g.nodes}
     sums = block_sums(rows, {b.name for b in g.blocks}) if g.blocks else {}
     blocks = tuple(
@@ -265,9 +258,9 @@ def report_of(g: Graph, file: str = "", erf: bool = False, memory: MemoryOptions
     )
 
 
-def _expand(spec: Spec, errors: Collector) -> list[Graph]:
+def _expand(spec: Spec, errors: Collector, receptive: bool = True) -> list[Graph]:
     """Expand every alternative, adding to ``errors``; raise :class:`SpecError` with all of them, if any."""
-    graphs = [build_graph(spec, m, errors) for m in spec.models]
+    graphs = [build_graph(spec, m, errors, receptive) for m in spec.models]
     errors.raise_if_any(SpecError)
     return [g for g in graphs if g is not None]
 
@@ -283,6 +276,13 @@ def graphs_of(doc: Document, settings: Settings | None = None) -> list[Graph]:
     ``settings``: the command line's ``--set``, ``--size`` and ``--batch``."""
     errors = Collector()
     return _expand(parse_spec(doc, errors, settings), errors)
+
+
+def totals_of_document(doc: Document) -> list[Totals]:
+    """Every alternative's totals, without the receptive-field pass (a fraction of the analysis's time)."""
+    errors = Collector()
+    with paused_gc():
+        return [totals_of(g) for g in _expand(parse_spec(doc, errors), errors, receptive=False)]
 
 
 def analyze_document(doc: Document, settings: Settings | None = None, erf: bool = False,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from convcalc.kinds.core import Cost
 from convcalc.metrics.analysis import BlockRow, Comparison, Field, LayerRow, OutputRow, Report
+from convcalc.metrics.totals import Totals
 
 if TYPE_CHECKING:  # annotations only: `show --format json` need not import them
     from convcalc.metrics.blocks import DepthRow
@@ -184,7 +186,7 @@ def models_json(reports: list[Report], depth: int | None = None) -> str:
     return dumps({"schema_version": SCHEMA_VERSION, "models": models})
 
 
-def zoo_json(reports: list[Report]) -> str:
+def zoo_json(reports: Sequence[Totals]) -> str:
     """``{"schema_version", "models": [{"name", "input_shape", "params", "macs", "flops", "description"}]}``."""
     return dumps({"schema_version": SCHEMA_VERSION, "models": [
         {"name": r.name, "input_shape": list(r.input_shape), "params": r.params, "macs": r.macs, "flops": r.flops,
@@ -274,7 +276,7 @@ def depth_csv(r: Report, depth: int) -> str:
     return _csv(["model", "name", "type", "layers", *BUCKETS, "flops", "activations"], rows)
 
 
-def zoo_csv(reports: list[Report]) -> str:
+def zoo_csv(reports: Sequence[Totals]) -> str:
     """``zoo --format csv``: one row per bundled model."""
     rows = [[r.name, *r.input_shape, r.params, r.macs, r.flops, r.description] for r in reports]
     return _csv(["name", "in_c", "in_h", "in_w", "params", "macs", "flops", "description"], rows)

@@ -9,7 +9,8 @@ from fractions import Fraction
 from convcalc.metrics.analysis import Comparison, Field, Report
 from convcalc.metrics.centre import CentreUnit
 from convcalc.metrics.footprint import Footprint
-from convcalc.units import human, pair, ratio
+from convcalc.metrics.totals import Totals
+from convcalc.units import human, human_bytes, pair, ratio
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ def show_table(r: Report, exact: bool = False) -> Table:
              "total"]
     if r.training_only.macs:
         notes.append(f"training-only branches: {human(r.training_only.macs, exact)} MACs not in the inference pass")
+    if r.memory is not None:
+        m = r.memory
+        notes.append(f"memory ({m.options.dtype}, inference): weights {human_bytes(m.weights_bytes, exact)}, peak of "
+                     f"live tensors {human_bytes(m.inference_peak_bytes, exact)} at {m.peak_layer} (convcalc memory "
+                     "--train for training)")
     notes.extend(r.notes)
     notes.extend(_outputs_note(r))
     return Table(r.name, ("layer", "type", "output", "params", "MACs", "MACs %", "activations"), rows, footer,
@@ -83,7 +89,7 @@ def compare_table(c: Comparison, exact: bool = False, title: str = "compare") ->
                          "depth"), rows, None, notes, frozenset({1, 2, 3, 4, 5, 6, 7}), optional=(6, 5, 8, 7, 10))
 
 
-def zoo_table(reports: Sequence[Report], exact: bool = False) -> Table:
+def zoo_table(reports: Sequence[Totals], exact: bool = False) -> Table:
     """The bundled models: input, params, MACs (torchvision's "GFLOPS" label is MACs), description."""
     rows = [(r.name, shape(r.input_shape), human(r.params, exact), human(r.macs, exact), r.description)
             for r in reports]
