@@ -122,3 +122,22 @@ def test_devices_lists_every_bundled_profile_with_sources() -> None:
     devs = json.loads(res.stdout)["devices"]
     assert {d["profile"] for d in devs} >= {"nvidia-t4", "nvidia-a100-sxm4-80gb"}
     assert all(d["sources"] and d["bandwidth"] > 0 and d["peak_flops"]["fp32"] > 0 for d in devs)
+
+
+def test_a_budgets_file_sets_the_memory_options(tmp_path: Path) -> None:
+    """budgets.yaml beside the spec: max_train_memory at train_batch 16, bf16 mixed precision, plain SGD."""
+    (tmp_path / "budgets.yaml").write_text('convcalc: 1\nbudgets:\n  "*.yaml": {max_train_memory: 1GiB, '
+                                           'train_batch: 16, optimizer: sgd, dtype: bf16, mixed: true}\n')
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: {channels: 3, size: 32}\nlayers:\n  - conv: {out: 16, kernel: 3, padding: 1}\n")
+    res = runner.invoke(app, ["check", str(spec), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    (check,) = [c for s in json.loads(res.stdout)["specs"] for m in s["models"] for c in m["budgets"]]
+    g = graphs_of(open_source(str(spec)))[0]
+    g.batch = 16
+    m = memory_of(g, MemoryOptions("bf16", True, "sgd", True))
+    # fp32 master weights and gradients (448 params), no SGD state, bf16 activations: the input 3·32²·16
+    # saved by the conv, and the conv's bf16 weight copy (autocast's cast, saved)
+    assert m.weights_bytes == m.gradients_bytes == 4 * 448 and m.optimizer_bytes == 0
+    assert m.train_activation_bytes == 2 * 3 * 32 * 32 * 16 + 2 * 448
+    assert check["key"] == "max_train_memory" and check["actual"] == m.train_total_bytes
