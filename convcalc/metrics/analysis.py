@@ -271,18 +271,18 @@ def analyze(spec: Spec) -> list[Report]:
         return [report_of(g, spec.file) for g in _expand(spec, Collector())]
 
 
-def graphs_of(doc: Document, settings: Settings | None = None) -> list[Graph]:
+def graphs_of(doc: Document, settings: Settings | None = None, receptive: bool = True) -> list[Graph]:
     """Parse a loaded document and expand every alternative, reporting all problems together.
-    ``settings``: the command line's ``--set``, ``--size`` and ``--batch``."""
+    ``settings``: the command line's ``--set``, ``--size`` and ``--batch``; ``receptive``: False skips the
+    receptive-field pass (the graphs then serve costs and memory only)."""
     errors = Collector()
-    return _expand(parse_spec(doc, errors, settings), errors)
+    return _expand(parse_spec(doc, errors, settings), errors, receptive)
 
 
 def totals_of_document(doc: Document) -> list[Totals]:
     """Every alternative's totals, without the receptive-field pass (a fraction of the analysis's time)."""
-    errors = Collector()
     with paused_gc():
-        return [totals_of(g) for g in _expand(parse_spec(doc, errors), errors, receptive=False)]
+        return [totals_of(g) for g in graphs_of(doc, receptive=False)]
 
 
 def analyze_document(doc: Document, settings: Settings | None = None, erf: bool = False,
