@@ -9,7 +9,7 @@ from convcalc.kinds import KINDS
 from convcalc.kinds.core import Kind
 from convcalc.outputs.schema import spec_schema
 
-RULES = ("shape", "cost", "rf", "channels", "torch")
+RULES = ("shape", "cost", "rf", "channels", "torch", "memory")
 
 
 def test_every_kind_has_every_rule() -> None:
@@ -27,7 +27,7 @@ def test_every_rule_of_a_kind_is_in_its_family_module() -> None:
     for name, kind in KINDS.items():
         home = inspect.getmodule(kind.cost)
         assert home is not None and home.__name__.startswith("convcalc.kinds."), name
-        for rule in ("torch",):
+        for rule in ("torch", "memory"):
             assert inspect.getmodule(getattr(kind, rule)).__name__.startswith("convcalc.kinds."), (name, rule)
 
 
@@ -37,6 +37,7 @@ def test_every_cost_rule_has_a_formula_docstring() -> None:
         assert kind.shape.__doc__ and kind.shape.__doc__.strip(), name
         assert kind.rf.__doc__ and kind.rf.__doc__.strip(), name
         assert kind.channels.__doc__ and kind.channels.__doc__.strip(), name
+        assert kind.memory is not None and kind.memory.__doc__ and kind.memory.__doc__.strip(), name
 
 
 def test_every_kind_reads_what_its_shape_says() -> None:

@@ -20,7 +20,6 @@ saved for backward in training and cached to the end of the forward at inference
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from convcalc.errors import Diagnostic, Location, UsageError
@@ -143,7 +142,7 @@ class _Walk:
         self.param_tensors = 0
         self.counters = 0
         self.index = 0  # int64 elements among the cost's buffers
-        self.casts = 0  # mixed precision: bytes of the weight copies
+        self.to_end: list[int] = []  # storages alive to the end of the forward (autocast's cached casts)
 
     def bytes_of(self, t: T) -> int:
         width = {ACT: self.act, FP32: 4, INT64: 8, BOOL: 1}[t.dtype]
@@ -167,6 +166,8 @@ class _Walk:
                 continue
             self.node(node, self.program(node))
         end = len(self.step_node)
+        for s in self.to_end:
+            self.last[s] = end
         for o in g.outputs:
             if o.node in self.node_storage:
                 self.last[self.node_storage[o.node]] = end
@@ -231,11 +232,10 @@ class _Walk:
         self.index += prog.int64_buffers
         if self.opts.mixed and node.layer is not None and node.layer.kind in WEIGHT_KINDS:
             cast = node.cost.params * self.act
-            self.casts += cast
             if self.train:
                 self.saved_private[node.index] = self.saved_private.get(node.index, 0) + cast
             else:  # autocast's cache: alive from this step to the end of the forward
-                self.last[self.storage(cast, len(self.step_node) - 1, node.index)] = 1 << 62
+                self.to_end.append(self.storage(cast, len(self.step_node) - 1, node.index))
 
     def sweep(self) -> tuple[list[int], int]:
         """Live bytes per step, and the peak step (the first of the largest)."""
@@ -309,7 +309,3 @@ def _alive(w: _Walk, t: int, names: dict[int, Node]) -> tuple[Alive, ...]:
         out.append(Alive(names[w.step_node[t]].name + " (returned, unused)", w.temps[t]))
     return tuple(sorted(out, key=lambda a: -a.bytes))
 
-
-def memory_all(graphs: Sequence[Graph], opts: MemoryOptions | None = None) -> list[Memory]:
-    """:func:`memory_of` for each graph."""
-    return [memory_of(g, opts) for g in graphs]
