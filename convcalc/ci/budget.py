@@ -133,7 +133,7 @@ class OptionError(ValueError):
 
 def _option(key: str, value: Any) -> str | int | bool:
     """The value of a measuring option (:data:`OPTION_KEYS`)."""
-    from convcalc.lang.device import BYTES
+    from convcalc.kinds.steps import BYTES
     from convcalc.metrics.memory import OPTIMIZERS
 
     if key == "mixed":
@@ -300,7 +300,7 @@ def budget_schema() -> dict[str, Any]:
     shapes: dict[str, dict[str, Any]] = {"count": count, "bytes": size, "pair": pair, "duration": duration}
     props: dict[str, Any] = {k: shapes[m.kind] | {"description": m.help} for k, m in METRICS.items()}
     props[RF_AT] = {"type": "string", "description": "layer or named block where rf and output_stride are measured"}
-    from convcalc.lang.device import BYTES
+    from convcalc.kinds.steps import BYTES
     from convcalc.metrics.memory import OPTIMIZERS
 
     props["dtype"] = {"enum": list(BYTES), "description": "dtype of the memory and latency limits (fp32)"}

@@ -5,6 +5,7 @@ activations: :mod:`convcalc.metrics.memory`) and ``roofline`` (a lower bound on 
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,6 +25,9 @@ from convcalc.cli import (
     _settings,
     app,
 )
+
+if TYPE_CHECKING:
+    from convcalc.metrics.memory import MemoryOptions
 
 
 class DType(str, enum.Enum):
@@ -52,7 +56,7 @@ FoldBNOpt = typer.Option(False, "--fold-bn", help="Inference with batch norm fol
 
 
 def memory_options(dtype: DType, train: bool, optimizer: Optimizer, mixed: bool, no_inplace: bool,
-                   fold_bn: bool) -> object:
+                   fold_bn: bool) -> MemoryOptions:
     """The library's MemoryOptions of the command line's flags (checked: a usage error exits 2)."""
     from convcalc.metrics.memory import MemoryOptions
 
@@ -81,12 +85,10 @@ def memory(
     saved for backward, and the inference peak of live tensors with what is alive at it; per layer too."""
     from convcalc.lang.sources import open_source
     from convcalc.metrics.analysis import analyze_document
-    from convcalc.metrics.memory import MemoryOptions
     from convcalc.outputs import render
     from convcalc.outputs.memory_view import layers_table, memory_csv, summary_table
 
     opts = memory_options(dtype, train, optimizer, mixed, no_inplace, fold_bn)
-    assert isinstance(opts, MemoryOptions)
     settings = _settings(set_, size, batch)
     reports = _alternatives(_guard(lambda: analyze_document(open_source(spec), settings, memory=opts)),
                             alternative)

@@ -17,11 +17,14 @@ freed after its last reader) and the bytes saved for backward (each storage once
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 #: the dtype tags of a tensor: the activations' dtype (``--dtype``), 32-bit statistics, 64-bit indices, bools
 ACT, FP32, INT64, BOOL = "act", "fp32", "int64", "bool"
+#: bytes per element of each dtype a user can ask for (``--dtype``), in this order
+BYTES: Mapping[str, int] = MappingProxyType({"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1})
 
 
 class T(NamedTuple):

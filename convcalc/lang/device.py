@@ -26,12 +26,13 @@ from types import MappingProxyType
 from typing import Any
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError, UsageError
+from convcalc.kinds.steps import BYTES
 from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean
 from convcalc.lang.yaml_source import Document, load_bytes, load_file
 
 #: The dtypes a profile may give a peak for, with the bytes of one element (the roofline counts traffic in them).
-BYTES: Mapping[str, int] = MappingProxyType({"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1})
+
 #: The keys of a device profile.
 DEVICE_KEYS = ("name", "description", "peak_flops", "bandwidth", "sources")
 _REQUIRED = {

@@ -20,14 +20,13 @@ saved for backward in training and cached to the end of the forward at inference
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from convcalc.errors import Diagnostic, Location, UsageError
 from convcalc.gcpause import paused_gc
 from convcalc.graph import Graph, Node
 from convcalc.kinds import KINDS, WEIGHT_KINDS
-from convcalc.kinds.steps import ACT, BOOL, FP32, INT64, Program, Run, Step, T
-from convcalc.lang.device import BYTES
+from convcalc.kinds.steps import ACT, BOOL, BYTES, FP32, INT64, Program, Run, Step, T
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 #: bytes of PyTorch's per-parameter-tensor ``step`` of Adam and AdamW (a float32 scalar)
@@ -35,8 +34,7 @@ STEP_BYTES = 4
 COUNTER_BYTES = 8
 
 
-@dataclass(frozen=True, slots=True)
-class MemoryOptions:
+class MemoryOptions(NamedTuple):
     """What to measure: the dtype of the activations (and weights), training or inference, the optimizer,
     mixed precision, whether to honour the spec's in-place layers, and batch norm folded into its conv."""
 
@@ -65,8 +63,7 @@ class MemoryOptions:
             raise UsageError([Diagnostic(Location("--dtype", 0, 0), (), m, h) for m, h in problems])
 
 
-@dataclass(frozen=True, slots=True)
-class LayerMemory:
+class LayerMemory(NamedTuple):
     """One layer: the bytes its result allocates at inference (0 for a view or an in-place step), the live
     bytes while it runs (its largest step), and the bytes it is the first to save for backward."""
 
@@ -77,16 +74,14 @@ class LayerMemory:
     saved_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class Alive:
+class Alive(NamedTuple):
     """A tensor alive at the peak: the layer that made it (``input``: the model's input) and its bytes."""
 
     layer: str
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class Memory:
+class Memory(NamedTuple):
     """The memory of one model for one set of :class:`MemoryOptions`, at the graph's batch."""
 
     options: MemoryOptions
@@ -100,7 +95,7 @@ class Memory:
     alive_at_peak: tuple[Alive, ...]
     train_activation_bytes: int
     train_saved_buffer_bytes: int
-    layers: tuple[LayerMemory, ...] = field(default=())
+    layers: tuple[LayerMemory, ...] = ()
 
     @property
     def inference_total_bytes(self) -> int:

@@ -32,7 +32,8 @@ from fractions import Fraction
 
 from convcalc.errors import Diagnostic, Location, UsageError
 from convcalc.kinds.core import Shape
-from convcalc.lang.device import BYTES, Device
+from convcalc.kinds.steps import BYTES
+from convcalc.lang.device import Device
 from convcalc.lang.hints import did_you_mean
 from convcalc.metrics.analysis import Report
 
