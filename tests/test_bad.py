@@ -1,6 +1,6 @@
 """Hostile and malformed specs: a clear, located error on stderr, exit code 2, nothing on stdout, no traceback.
 
-Every ``tests/bad/NN-short-name.yaml`` is run through the CLI (``convcalc show --format json``) from the
+Every ``tests/bad/NN-short-name.yaml`` (or ``.cfg``, a Darknet file) is run through the CLI (``convcalc show --format json``) from the
 repository root, and its stderr must equal ``NN-short-name.expected`` exactly (the file path as passed,
 ``tests/bad/NN-short-name.yaml``). To add a case: write the spec, run
 ``python -m convcalc show --format json tests/bad/NN-name.yaml 2> tests/bad/NN-name.expected``, and read
@@ -28,7 +28,9 @@ from convcalc.lang.yaml_source import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_FILE_BYTE
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "bad"
-CASES = sorted(p.stem for p in BAD.glob("*.yaml"))
+#: each case's file: a spec (``.yaml``: convcalc's, or an Ultralytics model YAML) or a Darknet ``.cfg``
+FILES = {p.stem: p.name for p in [*BAD.glob("*.yaml"), *BAD.glob("*.cfg")]}
+CASES = sorted(FILES)
 PWNED = "convcalc-pwned"  # what the unsafe tags in 10-unsafe-tags.yaml would create if they ran
 
 
@@ -49,7 +51,7 @@ def test_the_corpus_is_complete() -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_bad_spec(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    code, out, err = run("show", "--format", "json", f"tests/bad/{name}.yaml")
+    code, out, err = run("show", "--format", "json", f"tests/bad/{FILES[name]}")
     expected = (BAD / f"{name}.expected").read_text(encoding="utf-8")
     assert (code, out) == (2, "")
     assert "Traceback" not in err
@@ -61,7 +63,7 @@ def test_every_error_line_is_located() -> None:
     """`file:line:col: key.path: message`, then optional `  hint: ...` lines (and the count of the rest)."""
     for name in CASES:
         for line in (BAD / f"{name}.expected").read_text(encoding="utf-8").splitlines():
-            assert line.startswith((f"tests/bad/{name}.yaml:", "  hint: ", "... and ")), (name, line)
+            assert line.startswith((f"tests/bad/{FILES[name]}:", "  hint: ", "... and ")), (name, line)
 
 
 # ------------------------------------------------------------------ safe by construction

@@ -125,7 +125,7 @@ def test_every_kind_is_in_exactly_one_group() -> None:
     assert groups["attention"] == ["attention", "patch_merging", "psa_attention", "tokens", "class_token", "pos_embed",
                                    "select_token", "to_map"]
     assert groups["other"] == ["linear", "se", "flatten", "dropout", "drop_path", "identity", "channel_shuffle",
-                               "pixel_shuffle", "pixel_unshuffle", "upsample"]
+                               "pixel_shuffle", "pixel_unshuffle", "upsample", "dfl"]
 
 
 def test_an_unknown_kind_without_a_close_match_lists_every_kind_by_group() -> None:

@@ -28,7 +28,9 @@ def graph(name: str) -> Graph:
 
 def test_every_zoo_torchvision_model_is_measured_at_batch_1_and_8() -> None:
     measured = {(r["model"], r["batch"]) for r in ROWS}
-    names = [g.name for n in zoo_names() for g in graphs_of(open_source(n), receptive=False)]
+    # (the zoo's YOLO models are Ultralytics', not torchvision's: their memory is not measured here)
+    names = [g.name for n in zoo_names() if not n.startswith("yolo") for g in graphs_of(open_source(n),
+                                                                                         receptive=False)]
     assert len(names) == 76
     assert measured == {(n, b) for n in names for b in ("1", "8")}
 

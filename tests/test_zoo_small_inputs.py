@@ -60,9 +60,10 @@ def shape_of(text: str) -> tuple[int, ...]:
 
 
 def test_the_table_covers_the_zoo_at_four_sizes() -> None:
-    assert sorted({r["model"] for r in ROWS}) == sorted(zoo_names())
+    torchvision = sorted(n for n in zoo_names() if not n.startswith("yolo"))  # (YOLO: tests/test_ultralytics.py)
+    assert sorted({r["model"] for r in ROWS}) == torchvision
     assert [int(r["input_size"]) for r in ROWS[:4]] == [16, 28, 32, 64]
-    assert len(ROWS) == 4 * len(zoo_names()) == 304
+    assert len(ROWS) == 4 * len(torchvision) == 304
     assert sum(bool(r["error"]) for r in ROWS) == 54
     assert all(bool(r["error"]) != bool(r["features"]) for r in ROWS)
 

@@ -15,8 +15,9 @@ from convcalc.ci.budgets_file import is_budgets_document
 from convcalc.ci.collect import SPEC_SUFFIXES, expand, not_a_spec
 from convcalc.ci.diff import NOTHING, DiffRun, DiffSet, diff, diff_documents
 from convcalc.errors import ConvcalcError, Diagnostic, Location, UsageError
+from convcalc.lang.sources import load_path
 from convcalc.lang.spec import Settings
-from convcalc.lang.yaml_source import Document, EmptyDocument, load_bytes, load_file
+from convcalc.lang.yaml_source import Document, EmptyDocument, load_bytes
 
 Loader = Callable[[], Document | None]
 
@@ -47,7 +48,7 @@ def _pair(base_name: str, head_name: str, base: Loader | None, head: Loader | No
 def _load(path: Path) -> Loader:
     def load() -> Document | None:
         try:
-            return load_file(path)
+            return load_path(path)
         except EmptyDocument:
             return None
     return load

@@ -376,5 +376,6 @@ def run(argv: list[str] | None = None) -> None:
 
 # the CI commands (check, diff) live in their own module and register on ``app`` when it is imported
 from convcalc.cli import ci as _ci  # noqa: E402,F401
+from convcalc.cli import importer as _importer  # noqa: E402,F401
 from convcalc.cli import listing as _listing  # noqa: E402,F401
 from convcalc.cli import memory as _memory  # noqa: E402,F401

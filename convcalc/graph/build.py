@@ -18,7 +18,7 @@ from convcalc.graph.nodes import BlockEnd, Graph, Node, Output
 from convcalc.graph.refs import RefWalker
 from convcalc.graph.scope import Scope, declared
 from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
-from convcalc.kinds.merge import MERGE_KINDS, MergeError, merge_shape
+from convcalc.kinds.merge import MERGE_KINDS, SLICE, MergeError, merge_shape
 from convcalc.kinds.values import ArgError
 from convcalc.lang.expr import ExprError, Unknown, integral, interpolate_text, is_computed, is_expression, substitute
 from convcalc.lang.expr_values import describe
@@ -173,6 +173,8 @@ class Builder(BlockWalker, RefWalker):
             args = {k: v for k, v in args.items() if k != "if"}
         if kind in MERGE_KINDS:
             return self.merge_item(kind, args, argpath, x, scope, ctx)
+        if kind == SLICE:
+            return self.slice_item(args, argpath, x, scope, ctx)
         if "from" in args:
             x = self.source(args["from"], argpath + ("from",), scope, ctx, x)
             args = {k: v for k, v in args.items() if k != "from"}
@@ -319,14 +321,18 @@ class Builder(BlockWalker, RefWalker):
         return self.add_node(name, kind, tuple(inputs), shape, path, ctx)
 
     def split(self, x: int, channels: list[int], scope: Scope, path: KeyPath, ctx: Ctx) -> list[int]:
-        src = self.nodes[x]
         out, start = [], 0
         for c in channels:
-            idx = self.add_node(scope.auto("split"), "split", (x,), Shape(c, src.shape.h, src.shape.w), path, ctx)
-            self.nodes[idx].split_start = start
+            out.append(self.channel_slice(x, scope.auto("split"), start, c, path, ctx))
             start += c
-            out.append(idx)
         return out
+
+    def channel_slice(self, x: int, name: str, start: int, c: int, path: KeyPath, ctx: Ctx) -> int:
+        """A ``split`` node: channels start … start + c − 1 of node x (a view)."""
+        src = self.nodes[x]
+        idx = self.add_node(name, "split", (x,), Shape(c, src.shape.h, src.shape.w), path, ctx)
+        self.nodes[idx].split_start = start
+        return idx
 
 def _training_only_used(b: Builder, outputs: list[Output]) -> None:
     """A training-only layer (in a ``side`` block with ``training_only: true``) is not in the inference pass:
@@ -390,7 +396,7 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None,
     cost_pass(b.nodes)
     # without references and declared outputs every node but a side block's feeds the last one
     dead = _dead(b.nodes, outputs) if model.outputs is not None or b.referenced else frozenset()
-    warnings = [f"{loc}: {message}" for (loc, _), message in b.warnings.items()]
+    warnings = [*spec.doc.notes, *(f"{loc}: {message}" for (loc, _), message in b.warnings.items())]
     warnings += [f"layer {b.nodes[i].name!r} feeds no output: not counted in the totals" for i in sorted(dead)]
     return Graph(model.name, model.description, b.nodes[0].shape, model.input.batch, b.nodes, b.blocks, outputs,
                  dead, warnings)

@@ -47,3 +47,31 @@ def resolve(name: str, prefix: str, known: dict[str, int]) -> tuple[int | None, 
     short = sorted({n.rsplit("/", 1)[-1] for n in known if not n.rsplit("/", 1)[-1].isdigit()} | set(known))
     return None, f"no earlier layer or block named {name!r}", \
         did_you_mean(name, short) or "`from:` names a layer or block defined above this one"
+
+
+def resolve_each(name: str, prefix: str, known: dict[str, int]) -> tuple[list[int] | None, str, str]:
+    """The nodes ``NAME/*`` refers to in a merge's ``from:``: the output of each iteration of the repeat ``NAME``
+    (iteration k's output is ``NAME/k`` itself or its last layer, ``NAME/k/…``), in order, the block found in the
+    scopes as :func:`resolve` finds a name (then as the ending of exactly one earlier full name)."""
+    parts = prefix.rstrip("/").split("/") if prefix else []
+    candidates = ["/".join([*parts[:depth], name]) for depth in range(len(parts), -1, -1)]
+    ends = ending_with(name, known)
+    for full in [*candidates, *(ends if len(ends) == 1 else [])]:
+        if full not in known:
+            continue
+        last: dict[int, int] = {}
+        head = full + "/"
+        for n, idx in known.items():
+            if n.startswith(head):
+                segment = n[len(head):].split("/", 1)[0]
+                if segment.isdigit():
+                    last[int(segment)] = max(last.get(int(segment), -1), idx)
+        if 0 in last:
+            return [last[k] for k in range(len(last)) if k in last], "", ""
+        return None, f"{name!r} has no iterations to take with {name}/*", \
+            f"{name}/* is the output of each iteration of a repeat named {name!r}, in order"
+    node, message, hint = resolve(name, prefix, known)
+    if node is None:
+        return None, message, hint
+    return None, f"{name!r} has no iterations to take with {name}/*", \
+        f"{name}/* is the output of each iteration of a repeat named {name!r}, in order"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import KeyPath
 from convcalc.graph.blocks import Ctx
-from convcalc.graph.names import resolve
+from convcalc.graph.names import resolve, resolve_each
 from convcalc.graph.nodes import Node, Output
 from convcalc.graph.scope import Scope
 from convcalc.lang.expr_values import describe
@@ -32,6 +32,7 @@ class RefWalker:
         def name_of(self, args: dict[str, Any], path: KeyPath, scope: Scope, kind: str, ctx: Ctx) -> str: ...
         def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: Ctx,
                   scope: Scope) -> int | None: ...
+        def channel_slice(self, x: int, name: str, start: int, c: int, path: KeyPath, ctx: Ctx) -> int: ...
 
     # ------------------------------------------------------------ references
 
@@ -49,6 +50,18 @@ class RefWalker:
         if node is None and resolve(name.strip("/"), scope.prefix, dict.fromkeys(self.failed, 0))[0] is None:
             self.err(path, message, hint, ctx)  # (a name whose expansion failed was reported there)
         return node
+
+    def each(self, name: str, path: KeyPath, scope: Scope, ctx: Ctx) -> list[int | None]:
+        """``NAME/*`` in a merge's ``from:``: the output of each iteration of repeat ``NAME``, in order."""
+        ok, name = self.sub(name, path, ctx, interpolate=True)
+        if not ok:
+            return [None]
+        self.referenced = True
+        nodes, message, hint = resolve_each(str(name).strip("/"), scope.prefix, self.known)
+        if nodes is None:
+            self.err(path, message, hint, ctx)
+            return [None]
+        return list(nodes)
 
     def source(self, value: Any, path: KeyPath, scope: Scope, ctx: Ctx, x: int | None) -> int | None:
         """The input named by ``from:`` on a layer or block (one name)."""
@@ -75,7 +88,12 @@ class RefWalker:
                      ctx)
             return None
         names = args["from"] if isinstance(args["from"], list) else [args["from"]]
-        inputs = [x if n == "previous" else self.ref(n, path + ("from", i), scope, ctx) for i, n in enumerate(names)]
+        inputs: list[int | None] = []
+        for i, n in enumerate(names):
+            if isinstance(n, str) and n.endswith("/*"):
+                inputs.extend(self.each(n[:-2], path + ("from", i), scope, ctx))
+            else:
+                inputs.append(x if n == "previous" else self.ref(n, path + ("from", i), scope, ctx))
         if len(inputs) < 2 and all(i is not None for i in inputs):
             self.err(path + ("from",), f"{kind} needs at least two inputs, found {len(inputs)}",
                      "name them all, e.g. from: [previous, enc3]", ctx)
@@ -86,6 +104,39 @@ class RefWalker:
         if out is None:
             self.failed.add(name)
         return self.in_place(out, args, path, ctx)
+
+    def slice_item(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope, ctx: Ctx) -> int | None:
+        """``- slice: {from: x, start: a, stop: b}``: channels a … b − 1 of the input (``x[:, a:b]``, a view;
+        ``start`` defaults to 0, ``stop`` to the input's channels; ``from:`` to the layer above)."""
+        for key in args:
+            if key not in ("from", "name", "start", "stop"):
+                self.err(path + (key,), f"unknown argument {key!r} for slice",
+                         "a slice takes from:, name:, start: and stop: (channels start … stop − 1)", ctx)
+        if "from" in args:
+            x = self.source(args["from"], path + ("from",), scope, ctx, x)
+        name = self.name_of(args, path, scope, "slice", ctx)
+        if x is None:
+            self.failed.add(name)
+            return None
+        c = self.nodes[x].shape.c
+        bounds = []
+        for key, default in (("start", 0), ("stop", c)):
+            ok, v = self.sub(args.get(key, default), path + (key,), ctx)
+            if ok and (type(v) is not int or v < 0):
+                self.err(path + (key,), f"expected a channel index (an integer >= 0), found {describe(v)}",
+                         f"the input has {c} channels: 0 … {c}", ctx)
+                ok = False
+            bounds.append(v if ok else None)
+        start, stop = bounds
+        if start is None or stop is None:
+            self.failed.add(name)
+            return None
+        if not start < stop <= c:
+            self.err(path, f"slice {start} … {stop} of {c} channels is empty or out of range",
+                     f"need 0 <= start < stop <= {c}", ctx)
+            self.failed.add(name)
+            return None
+        return self.channel_slice(x, name, start, stop - start, path, ctx)
 
     def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None:
         """Mark a merge ``inplace: true`` (an add into its first input: the body's or first path's result)."""

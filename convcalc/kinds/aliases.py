@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from convcalc.kinds.core import KINDS, kinds_by_group
-from convcalc.kinds.merge import MERGE_KINDS
+from convcalc.kinds.merge import MERGE_KINDS, SLICE
 from convcalc.lang.hints import did_you_mean, indent_hint, misplaced
 
 #: Other tools' layer names for convcalc's kinds (matched ignoring case, ``_``, ``-`` and a module prefix
@@ -94,7 +94,7 @@ def _names(words: Iterable[str], limit: int = 12) -> str:
 def kinds_list(blocks: Iterable[str], templates: Iterable[str] = ()) -> str:
     """Every kind by group, the block kinds and a spec's named blocks: the hint for an unknown kind."""
     groups = "; ".join(f"{group} ({', '.join(kinds)})" for group, kinds in kinds_by_group().items() if kinds)
-    text = f"the kinds are {groups}; merges ({', '.join(MERGE_KINDS)}); blocks ({', '.join(blocks)})"
+    text = f"the kinds are {groups}; merges ({', '.join(MERGE_KINDS)}); {SLICE}; blocks ({', '.join(blocks)})"
     named = sorted(templates)
     return text + (f"; named blocks of this spec ({_names(named)})" if named else "")
 
@@ -122,7 +122,7 @@ def unknown_kind(kind: str, args: Mapping[str, Any], blocks: Collection[str], te
         if key == "dense":
             return "did you mean 'linear'? (Keras's Dense; `dense` is convcalc's DenseNet block)"
         return f"did you mean {target!r}?"
-    names = [*KINDS, *MERGE_KINDS, *blocks, *templates]
+    names = [*KINDS, *MERGE_KINDS, SLICE, *blocks, *templates]
     same = [n for n in names if _norm(n) == key]
     if same:
         return f"did you mean {same[0]!r}?"

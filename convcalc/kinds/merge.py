@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from convcalc.kinds.core import ZERO, Cost, Shape, size
 
 MERGE_KINDS = ("add", "concat", "mul")
+#: ``- slice: {from: x, start: a, stop: b}``: channels a … b − 1 of a map (a view; a ``split`` node, as the parts of
+#: ``branches: {split: …}`` are)
+SLICE = "slice"
 
 
 class MergeError(ValueError):

@@ -342,3 +342,25 @@ class Resize(nn.Module):
         if self.mode == "bilinear":
             return F.interpolate(x, size=self.size, mode="bilinear", align_corners=self.align_corners)
         return F.interpolate(x, size=self.size, mode="nearest")
+
+
+class DFL(nn.Module):
+    """Ultralytics' DFL on a 4·b × H × W map: per side the softmax over its b bins, then the 1×1 conv of fixed
+    weights 0 … b − 1 (a parameter without gradient, as Ultralytics keeps it; a buffer where ``shared``: the
+    first level's). The probe: the sum of each side's bins (linear, reading the same channels)."""
+
+    def __init__(self, bins: int, shared: bool, probe: bool) -> None:
+        super().__init__()
+        self.bins, self.probe = bins, probe
+        weight = torch.arange(bins, dtype=torch.float).view(1, bins, 1, 1)
+        if shared:
+            self.register_buffer("weight", weight, persistent=False)
+        else:
+            self.weight = nn.Parameter(weight, requires_grad=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        if self.probe:
+            return x.view(b, 4, self.bins, h, w).sum(2)
+        p = x.view(b, 4, self.bins, h * w).transpose(2, 1).softmax(1)
+        return F.conv2d(p, self.weight).view(b, 4, h, w)

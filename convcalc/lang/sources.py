@@ -1,4 +1,5 @@
-"""Where a spec comes from: a file path, or the name of a model in the bundled zoo."""
+"""Where a spec comes from: a file path (a convcalc spec, an Ultralytics model YAML, a Darknet ``.cfg``), or the
+name of a model in the bundled zoo."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from importlib import resources
 from pathlib import Path
 
 from convcalc.errors import Diagnostic, Location, SpecError, UsageError
+from convcalc.lang.darknet import looks_like_darknet
 from convcalc.lang.hints import did_you_mean, directory_hint
-from convcalc.lang.yaml_source import Document, load_bytes, load_file
+from convcalc.lang.yaml_source import Document, load_bytes, read_limited
 
 
 def zoo_names() -> list[str]:
@@ -31,6 +33,17 @@ def zoo_document(name: str) -> Document:
     return doc
 
 
+def load_path(path: Path) -> Document:
+    """A spec file, or a Darknet ``.cfg`` (by its suffix, or by its content: ``[net]`` first), as a Document."""
+    raw = read_limited(path)
+    head = raw[:4096].decode("utf-8", "replace")
+    if path.suffix.lower() == ".cfg" or not head.lstrip().startswith("{") and looks_like_darknet(head):
+        from convcalc.lang.darknet import darknet_bytes
+
+        return darknet_bytes(raw, str(path), path.parent)
+    return load_bytes(raw, str(path), path.parent)
+
+
 def open_source(arg: str) -> Document:
     """A spec file path, or a zoo model name (``resnet50``)."""
     path = Path(arg)
@@ -41,8 +54,8 @@ def open_source(arg: str) -> Document:
         exists, directory = True, False
     if directory:
         raise SpecError([Diagnostic(Location(arg, 1, 1), (), "is a directory, not a spec file", directory_hint(arg))])
-    if exists or arg.endswith((".yaml", ".yml")) or "/" in arg:
-        return load_file(path)
+    if exists or arg.endswith((".yaml", ".yml", ".cfg")) or "/" in arg:
+        return load_path(path)
     from convcalc.zoo import FAMILIES, VARIANTS
 
     if arg in VARIANTS or arg not in FAMILIES and (resources.files("convcalc") / "zoo" / f"{arg}.yaml").is_file():

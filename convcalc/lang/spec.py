@@ -14,11 +14,13 @@ from typing import Any, NamedTuple
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
 from convcalc.kinds.core import KINDS
+from convcalc.kinds.merge import MERGE_KINDS, SLICE
 from convcalc.kinds.values import ArgError, Padding, boolean, padding, pos_pair, positive
 from convcalc.lang.expr import ExprError, integral, is_computed, substitute
 from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean as did_you_mean  # re-exported: graph, budget use it
 from convcalc.lang.hints import indent_hint, misplaced, size_text_hint
+from convcalc.lang.ultralytics import is_ultralytics, ultralytics_document
 from convcalc.lang.yaml_source import Document, load_file, load_text
 
 TOP_KEYS = ("convcalc", "name", "description", "include", "params", "variants", "input", "defaults", "blocks",
@@ -216,8 +218,10 @@ def _templates(p: _Parser, top: dict[str, Any], own: Document | None) -> dict[st
     if bm is not None:
         for tname, tdef in bm.items():
             tpath: KeyPath = ("blocks", tname)
-            if tname in KINDS or tname in BLOCK_NAMES or not tname or tname.startswith("$"):
-                what = "a layer kind" if tname in KINDS else "a block kind" if tname in BLOCK_NAMES else "not a name"
+            if tname in KINDS or tname in BLOCK_NAMES or tname in (*MERGE_KINDS, SLICE) or not tname \
+                    or tname.startswith("$"):
+                what = "a layer kind" if tname in KINDS else "a block kind" if tname in BLOCK_NAMES else \
+                    "a graph item" if tname in (*MERGE_KINDS, SLICE) else "not a name"
                 p.err(tpath, f"expected a new name for a named block, found {tname!r} ({what})",
                       "rename the block, e.g. my_" + tname.lstrip("$") if tname.strip("$") else "")
                 continue
@@ -310,6 +314,8 @@ def parse_spec(doc: Document, errors: Collector | None = None, settings: Setting
     parameters, the input size and the batch (the command line's ``--set``, ``--size``, ``--batch``).
     """
     settings = settings or Settings()
+    if is_ultralytics(doc.data):  # an Ultralytics model YAML: its convcalc spec, located at the user's rows
+        doc = ultralytics_document(doc, dict(settings.values))
     variant = _variant(doc, doc.data, settings) if doc.variant else None
     if variant is not None:
         settings = variant

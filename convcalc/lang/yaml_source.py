@@ -63,6 +63,10 @@ class Document:
     base_dir: Path | None = None
     #: the variant of a family file asked for (a zoo name such as ``efficientnet_b3``), or ""
     variant: str = ""
+    #: the format the file was written in ("" for convcalc's own; "darknet" for a .cfg read by lang.darknet)
+    source_format: str = ""
+    #: warnings about the file as a whole (an importer's: the scale it assumed), shown with the graph's warnings
+    notes: list[str] = field(default_factory=list)
     #: problems found while converting (duplicate keys, unsupported tags); raised together by load_text
     problems: Collector = field(default_factory=Collector, repr=False, compare=False)
 
@@ -218,6 +222,11 @@ def _pos(ev: yaml.Event) -> tuple[int, int]:
 
 def load_file(path: str | Path) -> Document:
     """Read and parse a spec file (UTF-8)."""
+    return load_bytes(read_limited(path), str(path), Path(path).parent)
+
+
+def read_limited(path: str | Path) -> bytes:
+    """A spec file's bytes, refused beyond :data:`MAX_FILE_BYTES` (and every reading problem, located)."""
     p = Path(path)
     name = str(path)
     try:
@@ -236,7 +245,7 @@ def load_file(path: str | Path) -> Document:
         raise _fail(name, 1, 1, f"cannot read the file: {exc.strerror or exc}") from None
     except ValueError:  # a NUL byte in the name
         raise _fail(name, 1, 1, "is not a valid file name") from None
-    return load_bytes(raw, name, p.parent)
+    return raw
 
 
 def load_bytes(raw: bytes, name: str, base_dir: Path | None = None) -> Document:

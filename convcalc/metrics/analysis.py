@@ -20,7 +20,7 @@ from convcalc.kinds import WEIGHT_KINDS
 from convcalc.kinds.activation import ACTIVATIONS
 from convcalc.kinds.core import ZERO, Cost, Shape
 from convcalc.lang.spec import Settings, Spec, parse_spec
-from convcalc.lang.yaml_source import Document, load_file, load_text
+from convcalc.lang.yaml_source import Document, load_text
 from convcalc.metrics.centre import NO_UNIT, CentreUnit, beyond_input, centre_unit
 from convcalc.metrics.memory import Memory, MemoryOptions, memory_of
 from convcalc.metrics.support import RF
@@ -296,8 +296,10 @@ def analyze_document(doc: Document, settings: Settings | None = None, erf: bool 
 
 
 def analyze_file(path: str | Path) -> list[Report]:
-    """Read, parse and analyse a spec file."""
-    return analyze_document(load_file(path))
+    """Read, parse and analyse a spec file (also an Ultralytics model YAML or a Darknet .cfg)."""
+    from convcalc.lang.sources import load_path
+
+    return analyze_document(load_path(Path(path)))
 
 
 def analyze_text(text: str, file: str = "<string>") -> list[Report]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from convcalc.ci.budget import budget_schema
 from convcalc.kinds import KINDS
-from convcalc.kinds.merge import MERGE_KINDS
+from convcalc.kinds.merge import MERGE_KINDS, SLICE
 from convcalc.kinds.values import boolean, padding, parser_schema
 
 _EXPR = {"type": "string", "pattern": r"^\$"}
@@ -57,9 +57,13 @@ def spec_schema() -> dict[str, Any]:
                       "properties": {kind: {"type": "object", "additionalProperties": False, "required": ["from"],
                                             "properties": {"name": {"type": ["string", "integer"]}, "if": _COND,
                                                            "from": _NAMES, "inplace": _COND}}}})
+    items.append({"type": "object", "required": [SLICE], "additionalProperties": False,  # a channel slice
+                  "properties": {SLICE: {"type": ["object", "null"], "additionalProperties": False,
+                                         "properties": {"name": {"type": ["string", "integer"]}, "if": _COND,
+                                                        "from": _NAME, "start": _COUNT, "stop": _POS}}}})
     # a named block (template) call: any other single key with a mapping of parameters
     items.append({"type": "object", "minProperties": 1, "maxProperties": 1,
-                  "not": {"anyOf": [{"required": [k]} for k in [*KINDS, *blk, *MERGE_KINDS]]},
+                  "not": {"anyOf": [{"required": [k]} for k in [*KINDS, *blk, *MERGE_KINDS, SLICE]]},
                   "additionalProperties": {"type": ["object", "null"]}})
     inp = {"type": "object", "additionalProperties": False,
            "properties": {"channels": _POS, "height": _POS, "width": _POS, "batch": _POS,
