@@ -1203,6 +1203,11 @@ def specs(draw: Callable[[Any], Any], neutral: bool = False, rf: bool = False) -
         layers, out = gen.free_list(Sh(c, h, w), depth=draw(st.integers(1, 3)), min_items=3, top=True,
                                     dag_odds=3 if neutral else 5)
         if gen.outs is None:
+            if draw(st.integers(0, 5)) == 0:  # YOLO's box decoding on the output: 4·b channels, then dfl
+                bins = draw(st.integers(1, 4))
+                layers.append(gen.item("conv", {"out": 4 * bins, "kernel": 1}))
+                layers.append(gen.item("dfl", {"bins": bins, **({"shared": True} if draw(st.booleans()) else {})}))
+                out = Sh(4, out.h, out.w)
             return inp, layers, None, [out.astuple()]
         features.add("outputs")
         end = gen.new_name("L")  # the last layer is an output (else it would feed none)

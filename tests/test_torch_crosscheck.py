@@ -67,7 +67,7 @@ BUNDLED = sorted([*ROOT.glob("specs/seed/*.yaml"), *ROOT.glob("specs/rf/*.yaml")
 
 #: Kinds whose MACs FlopCounterMode counts exactly as convcalc does.
 COUNTED = frozenset({"conv", "dwconv", "pwconv", "separable", "deconv", "linear", "se", "attention", "patch_merging",
-                     "psa_attention"})
+                     "psa_attention", "dfl"})
 #: Specs larger than this (input H·W) get their receptive fields probed on a smaller input.
 PROBE_AREA = 48 * 48
 PROBE_SIZES = (65, 97, 129, 161, 193)

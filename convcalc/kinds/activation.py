@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import Cost, Kind, Layer, Shape, area, register, size
+from convcalc.kinds.layout import elementwise, like
 from convcalc.kinds.norm import all_channels, pointwise, same_shape
-from convcalc.kinds.steps import Program, Run, count, in_place, saves_input, saves_output
+from convcalc.kinds.steps import Program, Run, count, in_place, low, saves_input, saves_output
 from convcalc.kinds.values import boolean, number
 
 if TYPE_CHECKING:
@@ -123,14 +124,20 @@ def activation_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program
     """A new result; autograd saves the result for ReLU, sigmoid, tanh and softmax, the input for the others
     (ReLU6 is ``hardtanh``, which saves its input). In place (``inplace: true``): the result is the input's
     storage; ReLU, leaky ReLU and ELU then save it, the others save a copy of the input made before it is
-    overwritten (so in place saves no memory in training for them). PReLU: one parameter tensor."""
+    overwritten (so in place saves no memory in training for them). PReLU: one parameter tensor; under
+    autocast it runs in the low dtype (its slope cast and saved), the others in their input's dtype.
+    Strides: TensorIterator's of the input (in place: the input's); softmax's result is contiguous;
+    PReLU's is ``empty_like`` its input."""
     n = count(*inp, run.batch)
-    params = 1 if layer.kind == "prelu" else 0
+    src = run.source(inp)
     if getattr(layer.args, "inplace", False) and run.inplace:
-        return in_place(layer.kind in SAVES_RESULT_IN_PLACE, n)
+        return in_place(layer.kind in SAVES_RESULT_IN_PLACE, n)._replace(layout=run.layout)
     if layer.kind in SAVES_RESULT:
-        return saves_output(n, params)
-    return saves_input(n, params)
+        return saves_output(n)._replace(layout=() if layer.kind == "softmax" else elementwise(src[0], src))
+    if isinstance(layer.args, PReLUArgs):
+        (step,) = saves_input(n, 1).steps
+        return Program((low(step, inp.c if layer.args.per_channel else 1),), 1, layout=like(src))
+    return saves_input(n)._replace(layout=elementwise(src[0], src))
 
 
 def _act(name: str, params: dict[str, object] | None = None) -> Kind:

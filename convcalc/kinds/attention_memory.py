@@ -10,7 +10,8 @@ Modelled on torchvision's code as PyTorch runs it on the CPU (tokens in PyTorch'
 from __future__ import annotations
 
 from convcalc.kinds.core import Layer, Shape
-from convcalc.kinds.steps import ACT, BOOL, FP32, INT64, Program, Run, Step, T, count, new
+from convcalc.kinds.layout import Strides, canonical, channels_last
+from convcalc.kinds.steps import ACT, BOOL, FP32, INT64, LOW, PARAMS, Program, Run, Step, T, count, low, new
 
 #: the hidden width of Swin v2's position MLP (``cpb_mlp``)
 CPB_HIDDEN = 512
@@ -44,15 +45,19 @@ def attention_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     tensors = 2 + int(a.qkv_bias) + int(a.proj_bias) + int(a.cosine) + {"none": 0, "table": 1, "mlp": 3}[a.position]
     index = t * t if a.position != "none" else 0
     if a.window is None and a.position == "none" and not a.cosine:
-        if not run.train:
-            return Program((Step((0,), new(b * out.c * m), weights=True),), tensors, int64_buffers=index)
+        if not run.train:  # (autocast leaves this fused path: its projections' casts, not its steps, modelled)
+            casts = 3 * dd * (inp.c + int(a.qkv_bias)) + out.c * (dd + int(a.proj_bias))
+            return Program((low(Step((0,), new(b * out.c * m), weights=True), 0, casts),), tensors,
+                           int64_buffers=index, layout=tokens_last(run, out))
         lse = T(b * a.heads * m, FP32)
-        return Program((
-            Step((0,), new(b * 3 * dd * m), (0,), weights=True),
+        return Program((  # under autocast the projections (their weights cast) and SDPA in the low dtype
+            low(Step((0,), new(b * 3 * dd * m), (0,), weights=True, product=True), 3 * dd * inp.c,
+                3 * dd * int(a.qkv_bias)),
             Step((1,), new(b * 3 * dd * m)),
-            Step((2,), new(b * dd * m), (2, 3, lse)),
-            Step((3,), new(b * out.c * m), (3,), weights=True),
-        ), tensors, int64_buffers=index)
+            Step((2,), new(b * dd * m), (2, 3, lse), autocast=LOW),
+            low(Step((3,), new(b * out.c * m), (3,), weights=True, product=True), out.c * dd,
+                out.c * int(a.proj_bias)),
+        ), tensors, int64_buffers=index, layout=tokens_last(run, out))
     steps = _Steps()
     bias = _position_bias(steps, a, t) if a.position != "none" else None
     ph, pw = g.padded
@@ -61,7 +66,9 @@ def attention_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
         x = steps.add((x,), b * inp.c * ph * pw)  # roll
     x = steps.add((x,), b * inp.c * m)  # the windows, partitioned
     qkv_bias = steps.add((), 3 * dd, weights=True) if a.cosine and a.qkv_bias else None
-    qkv = steps.add((x,) if qkv_bias is None else (x, qkv_bias), b * 3 * dd * m, saves=(x,), weights=True)
+    linear_bias = 3 * dd if a.qkv_bias and not a.cosine else 0  # (cosine: a bias of q and v read, cast)
+    qkv = steps.add((x,) if qkv_bias is None else (x, qkv_bias), b * 3 * dd * m, saves=(x,), weights=True,
+                    product=qkv_bias is None, casts=(3 * dd * inp.c, linear_bias))
     logits = b * g.groups * a.heads * t * t
     # the batched products reshape their operands to (N·G·h)×T×d: a copy, except with one group in all
     # (N·G = 1), where the heads are the batch and the reshape is a view
@@ -73,13 +80,13 @@ def attention_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     if a.cosine:
         normed = [_normalize(steps, qkv, b * g.groups * a.heads * t, b * dd * m) for _ in range(2)]
         qc, kc = (batched(v) for v in normed)
-        attn = steps.add((qc, kc), logits, saves=(qc, kc))
+        attn = steps.add((qc, kc), logits, saves=(qc, kc), casts=(0, 0))
         scale = steps.add((steps.add((), a.heads, weights=True),), a.heads, saves=(len(steps.steps) + 1,))
         attn = steps.add((attn, scale), logits, product=True)
     else:
         q = steps.add((qkv,), b * dd * m)  # q · d^-0.5
         qc, kc = batched(q), batched(qkv)
-        attn = steps.add((qc, kc), logits, saves=(qc, kc))
+        attn = steps.add((qc, kc), logits, saves=(qc, kc), casts=(0, 0))
     if bias is not None:
         attn = steps.add((attn, bias), logits)
     if any(g.shift):
@@ -94,15 +101,23 @@ def attention_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
         attn = steps.add((attn, filled), logits)
     soft = steps.add((attn,), logits, saves=(len(steps.steps) + 1,))
     vc = batched(qkv)
-    o = steps.add((soft, vc), b * dd * m, saves=(soft, vc))
+    o = steps.add((soft, vc), b * dd * m, saves=(soft, vc), casts=(0, 0))
     merged = steps.add((o,), b * dd * m)
-    y = steps.add((merged,), b * out.c * m, saves=(merged,), weights=True)
+    y = steps.add((merged,), b * out.c * m, saves=(merged,), weights=True, product=True,
+                  casts=(out.c * dd, out.c * int(a.proj_bias)))
     y = steps.add((y,), b * out.c * ph * pw)  # the windows reversed
     if any(g.shift):
         y = steps.add((y,), b * out.c * ph * pw)  # rolled back
     if (ph, pw) != (inp.h, inp.w):
         steps.add((y,), count(*out, b))  # cropped
-    return Program(tuple(steps.steps), tensors, int64_buffers=index)
+    return Program(tuple(steps.steps), tensors, int64_buffers=index, layout=tokens_last(run, out))
+
+
+def tokens_last(run: Run, out: Shape) -> Strides:
+    """The strides of an attention's or patch merging's result: N×H×W×C (N×T×C) contiguous, channels last
+    here (their last op is a linear on the tokens, the windows' result cropped by ``.contiguous()``)."""
+    sizes = (run.batch, *out)
+    return canonical(sizes, channels_last(sizes))
 
 
 class _Steps:
@@ -112,8 +127,11 @@ class _Steps:
         self.steps: list[Step] = []
 
     def add(self, reads: tuple[int, ...], elements: int, dtype: str = ACT, saves: tuple[int | T, ...] = (),
-            weights: bool = False, product: bool = False) -> int:
-        self.steps.append(Step(reads, T(elements, dtype), saves, weights=weights, product=product))
+            weights: bool = False, product: bool = False, casts: tuple[int, int] | None = None) -> int:
+        """``casts``: the step runs in the low dtype under autocast, casting parameters of (saved, unsaved)
+        elements (:func:`~convcalc.kinds.steps.low`)."""
+        step = Step(reads, T(elements, dtype), saves, weights=weights, product=product)
+        self.steps.append(step if casts is None else low(step, *casts))
         return len(self.steps)
 
 
@@ -129,9 +147,11 @@ def _position_bias(steps: _Steps, a: object, t: int) -> int:
     if a.position == "mlp":
         assert a.window is not None
         r = relative_positions(a.window)
-        hidden = steps.add((), r * CPB_HIDDEN, saves=(T(2 * r, buffer=True),), weights=True)
+        hidden = steps.add((), r * CPB_HIDDEN, saves=(T(2 * r, PARAMS, buffer=True),), weights=True,
+                           casts=(0, 3 * CPB_HIDDEN))  # (under autocast it saves a low copy of the buffer)
         steps.steps.append(Step((hidden,), hidden, (hidden + 1,)))  # ReLU in place
-        table = steps.add((hidden + 1,), r * h, saves=(hidden + 1,), weights=True)
+        table = steps.add((hidden + 1,), r * h, saves=(hidden + 1,), weights=True, product=True,
+                          casts=(CPB_HIDDEN * h, 0))
         gathered = steps.add((table,), t * t * h, saves=(index,))
         bias = steps.add((gathered,), h * t * t)
         sig = steps.add((bias,), h * t * t, saves=(len(steps.steps) + 1,))
@@ -158,17 +178,19 @@ def merging_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     a = layer.args
     assert isinstance(a, MergeArgs)
     b, o = run.batch, out.h * out.w
-    stats = (T(b * o, FP32), T(b * o, FP32))
+    stats = (T(b * o, PARAMS), T(b * o, PARAMS))
     pad = Step((0,), new(count(inp.c, inp.h + inp.h % 2, inp.w + inp.w % 2, b)))  # F.pad: a copy, always
     cat = Step((1,), new(b * 4 * inp.c * o))
     wide = b * (4 * inp.c if a.norm == "before" else out.c) * o
     norm = Step((2,), new(wide), (2, *stats), weights=True) if run.train else Step((2,), new(wide), temps=stats)
+    weight = 4 * inp.c * out.c  # the linear's, cast under autocast (saved where its input requires grad)
     if a.norm == "before":
-        return Program((pad, cat, norm, Step((3,), new(count(*out, b)), (3,), weights=True)), 3)
-    lin = Step((2,), new(count(*out, b)), (2,), weights=True)
+        lin = low(Step((3,), new(count(*out, b)), (3,), weights=True, product=True), weight)
+        return Program((pad, cat, norm, lin), 3, layout=tokens_last(run, out))
+    lin = low(Step((2,), new(count(*out, b)), (2,), weights=True, product=True), weight)
     norm_after = Step((3,), new(count(*out, b)), (3, *stats), weights=True) if run.train else \
         Step((3,), new(count(*out, b)), temps=stats)
-    return Program((pad, cat, lin, norm_after), 3)
+    return Program((pad, cat, lin, norm_after), 3, layout=tokens_last(run, out))
 
 
 def psa_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
@@ -184,21 +206,22 @@ def psa_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     n = b * c * p
 
     def bn(src: int, channels: int, elements: int) -> Step:
-        stats = (T(channels, buffer=True), T(channels, buffer=True), T(channels, FP32), T(channels, FP32))
+        stats = (T(channels, PARAMS, buffer=True), T(channels, PARAMS, buffer=True), T(channels, PARAMS),
+                 T(channels, PARAMS))
         return Step((src,), new(elements), (src, *stats) if run.train else (), weights=True)
 
     logits = b * heads * p * p
-    steps = (
-        Step((0,), new(b * width * p), (0,), weights=True),  # 1 qkv conv
+    steps = (  # under autocast the convs and the products run in the low dtype
+        low(Step((0,), new(b * width * p), (0,), weights=True), width * c),  # 1 qkv conv
         bn(1, width, b * width * p),  # 2 (q, k, v: views of it)
-        Step((2,), new(logits), (2,)),  # 3 qᵀk
+        Step((2,), new(logits), (2,), autocast=LOW),  # 3 qᵀk
         Step((3,), new(logits)),  # 4 × scale
         Step((4,), new(logits), (5,)),  # 5 softmax
-        Step((2, 5), new(n), (2, 5)),  # 6 v·aᵀ
-        Step((2,), new(n), (2,), weights=True),  # 7 positional dw conv of v
+        Step((2, 5), new(n), (2, 5), autocast=LOW),  # 6 v·aᵀ
+        low(Step((2,), new(n), (2,), weights=True), 9 * c),  # 7 positional dw conv of v
         bn(7, c, n),  # 8
         Step((6, 8), new(n)),  # 9 sum
-        Step((9,), new(n), (9,), weights=True),  # 10 projection
+        low(Step((9,), new(n), (9,), weights=True), c * c),  # 10 projection
         bn(10, c, n),  # 11
     )
     return Program(steps, 9, 3)

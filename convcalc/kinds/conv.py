@@ -25,8 +25,9 @@ from convcalc.kinds.core import (
     resolve_padding,
     window_reads,
 )
+from convcalc.kinds.layout import Strides, canonical, convolved, formatted, strides
 from convcalc.kinds.reads import AxisReads, Channels, transposed
-from convcalc.kinds.steps import Program, Run, Step, count, new, padded_first
+from convcalc.kinds.steps import Program, Run, Step, count, low, new, padded_first
 from convcalc.kinds.values import Padding, Pair, boolean, nonneg_pair, one_of, padding, pos_pair, positive
 
 if TYPE_CHECKING:
@@ -230,19 +231,25 @@ def conv_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     result (C·m channels) is a tensor of its own, saved by the pointwise conv. deconv with asymmetric padding:
     the full output (H_out + p_t + p_b, …) is computed and cropped (a view). deform (torchvision's
     ``deform_conv2d``): the offset conv (2·G·K channels, v2 also a mask conv of G·K channels and its sigmoid)
-    then the sampling conv, which saves its input, offsets and mask."""
+    then the sampling conv, which saves its input, offsets and mask. Under autocast every conv runs in the
+    low dtype (its weight cast and saved, its bias cast); the padding runs in its input's dtype. The
+    result's strides: :func:`conv_layout`."""
     a = layer.args
     assert isinstance(a, ConvArgs)
     b = run.batch
+    layout = conv_layout(layer, inp, out, run)
     n_out = count(*out, b)
     bias = 1 if a.bias else 0
     if layer.kind == "deconv":
         assert a.padding != "same"
         (pt, pb), (pl, pr) = a.padding
+        weight = inp.c * (out.c // a.groups) * a.kernel[0] * a.kernel[1]
         if pt == pb and pl == pr:
-            return Program((Step((0,), new(n_out), (0,), weights=True),), 1 + bias)
+            return Program((low(Step((0,), new(n_out), (0,), weights=True), weight, bias * out.c),), 1 + bias,
+                           layout=layout)
         full = new(count(out.c, out.h + pt + pb, out.w + pl + pr, b))
-        return Program((Step((0,), full, (0,), weights=True), Step((1,), 1)), 1 + bias)
+        return Program((low(Step((0,), full, (0,), weights=True), weight, bias * out.c), Step((1,), 1)), 1 + bias,
+                       layout=layout)
     kernel = (1, 1) if layer.kind == "pwconv" else a.kernel
     dilation = (1, 1) if layer.kind == "pwconv" else a.dilation
     stride = a.stride
@@ -254,24 +261,61 @@ def conv_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
         (pt, pb), (pl, pr) = pads
         steps.append(Step((0,), new(count(inp.c, inp.h + pt + pb, inp.w + pl + pr, b))))
         src = 1
+    kk = kernel[0] * kernel[1]
     if layer.kind == "separable":
         mid = separable_mid(layer, inp)
-        steps.append(Step((src,), new(count(mid, out.h, out.w, b)), (src,), weights=True))
-        steps.append(Step((len(steps),), new(n_out), (len(steps),), weights=True))
-        return Program(tuple(steps), 2 + 2 * bias)
+        steps.append(low(Step((src,), new(count(mid, out.h, out.w, b)), (src,), weights=True), mid * kk, bias * mid))
+        steps.append(low(Step((len(steps),), new(n_out), (len(steps),), weights=True), out.c * mid, bias * out.c))
+        return Program(tuple(steps), 2 + 2 * bias, layout=layout)
+    cin, cout, groups = conv_channels(layer, inp)
     if layer.kind == "deform":
-        kk = kernel[0] * kernel[1]
-        steps.append(Step((src,), new(count(2 * a.offset_groups * kk, out.h, out.w, b)), (src,), weights=True))
+        offsets = 2 * a.offset_groups * kk
+        steps.append(low(Step((src,), new(count(offsets, out.h, out.w, b)), (src,), weights=True),
+                         offsets * cin * kk, offsets))
         used = [src, len(steps)]
         if a.version == 2:
             mask = count(a.offset_groups * kk, out.h, out.w, b)
-            steps.append(Step((src,), new(mask), (src,), weights=True))
+            steps.append(low(Step((src,), new(mask), (src,), weights=True), a.offset_groups * kk * cin * kk,
+                             a.offset_groups * kk))
             steps.append(Step((len(steps),), new(mask), (len(steps) + 1,)))
             used.append(len(steps))
-        steps.append(Step(tuple(used), new(n_out), tuple(used), weights=True))
+        steps.append(low(Step(tuple(used), new(n_out), tuple(used), weights=True), cout * (cin // groups) * kk,
+                         bias * cout))
         return Program(tuple(steps), 3 + bias + (2 if a.version == 2 else 0))
-    steps.append(Step((src,), new(n_out), (src,), weights=True))
-    return Program(tuple(steps), 1 + bias)
+    steps.append(low(Step((src,), new(n_out), (src,), weights=True), cout * (cin // groups) * kk, bias * cout))
+    return Program(tuple(steps), 1 + bias, layout=layout)
+
+
+def conv_layout(layer: Layer, inp: Shape, out: Shape, run: Run) -> Strides:
+    """The strides of a convolution's result (:func:`~convcalc.kinds.layout.convolved`): padded first, the
+    padded copy in the input's suggested format is convolved without padding; separable: the depthwise
+    conv's result, then the pointwise conv on it; deconv with asymmetric padding: the full result's strides,
+    cropped (a view); deform: contiguous (``deform_conv2d``'s result)."""
+    a = layer.args
+    assert isinstance(a, ConvArgs)
+    b, src = run.batch, run.source(inp)
+    if layer.kind == "deform":
+        return ()
+    if layer.kind == "deconv":
+        assert a.padding != "same"
+        (pt, pb), (pl, pr) = a.padding
+        full = (b, out.c, out.h + pt + pb, out.w + pl + pr) if (pt, pl) != (pb, pr) else (b, *out)
+        made = convolved(full, src, a.kernel, a.stride, a.dilation, a.groups, True, a.output_padding)
+        return canonical((b, *out), strides(full, made))
+    kernel = (1, 1) if layer.kind == "pwconv" else a.kernel
+    dilation = (1, 1) if layer.kind == "pwconv" else a.dilation
+    pads = tuple(resolve_padding(a.padding, ax, i, k_eff(kernel[ax], dilation[ax]), a.stride[ax])
+                 for ax, i in enumerate((inp.h, inp.w)))
+    if padded_first(pads):  # type: ignore[arg-type]
+        (pt, pb), (pl, pr) = pads
+        padded = (b, inp.c, inp.h + pt + pb, inp.w + pl + pr)
+        src = (padded, formatted(padded, src))
+    cin, _, groups = conv_channels(layer, inp)
+    if layer.kind == "separable":
+        mid = (b, separable_mid(layer, inp), out.h, out.w)
+        dw = convolved(mid, src, kernel, a.stride, dilation, cin)
+        return convolved((b, *out), (mid, dw), (1, 1), (1, 1), (1, 1), 1)
+    return convolved((b, *out), src, kernel, a.stride, dilation, groups)
 
 
 _COMMON: dict[str, Parser] = {

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from convcalc.kinds.activation import ACT_COST, ACTIVATIONS, SAVES_RESULT
 from convcalc.kinds.conv import conv_cost
 from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register
+from convcalc.kinds.layout import canonical, channels_last, elementwise, token_rows
 from convcalc.kinds.norm import all_channels, pointwise, same_shape
 from convcalc.kinds.pool import global_avgpool_cost
-from convcalc.kinds.steps import Program, Run, Step, count, new, saves_input
+from convcalc.kinds.steps import Program, Run, Step, count, low, new
 from convcalc.kinds.values import boolean, choice, positive
 
 if TYPE_CHECKING:
@@ -108,24 +109,38 @@ def linear_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     (PyTorch's N×T×C layout). se: the mean over the map (N·C, saves nothing), the first 1×1 conv (N·width,
     saves the mean), the activation (saves its result or its input, as the activation kind), the second conv
     (N·C, saves the activation's result), the gate (sigmoid saves its result, hard-sigmoid its input), and the
-    scaling ``x · gate`` (a new result; saves x, and the gate where x requires grad). Four parameter tensors."""
+    scaling ``x · gate`` (a new result; saves x, and the gate where x requires grad). Four parameter tensors.
+    Under autocast the linear and the two convs run in the low dtype (weights and biases cast, the convs'
+    weights saved, the linear's where its input requires grad: a product of the two).
+
+    Strides: on C×1×1 (``torch.flatten(x, 1)``, always a view) the N×out result is contiguous; on a sequence
+    (or a map) ``F.linear`` runs on the N×T×C tokens and its result is N×T×out (channels last here). Where the
+    tokens are not contiguous as N×T×C (a sequence made by ``tokens`` from a contiguous map) it folds them
+    into rows by ``reshape``: a copy where that is no view (:func:`~convcalc.kinds.layout.token_rows`), which
+    the product saves; the bias is then added in place. se: ``x · gate`` is TensorIterator's of x."""
     b = run.batch
     n_out = count(*out, b)
     a = layer.args
     if isinstance(a, LinearArgs):
-        return saves_input(n_out, 1 + int(a.bias))
+        rows = inp.h * inp.w > 1 and token_rows(run.source(inp))[1]
+        copy = (low(Step((0,), new(count(*inp, b))), 0),) if rows else ()
+        x = len(copy)
+        step = Step((x,), new(n_out), (x,), weights=True, product=True)  # (its weight's copy: if x needs grad)
+        sizes = (b, *out)
+        layout = canonical(sizes, channels_last(sizes)) if inp.h * inp.w > 1 else ()
+        return Program((*copy, low(step, a.out * inp.c, a.out if a.bias else 0)), 1 + int(a.bias), layout=layout)
     assert isinstance(a, SEArgs)
     width = se_width(layer, inp.c)
     act_saves = 3 if a.activation in SAVES_RESULT else 2
     gate_saves = 5 if a.gate in SAVES_RESULT else 4
     return Program((
         Step((0,), new(b * inp.c)),
-        Step((1,), new(b * width), (1,), weights=True),
+        low(Step((1,), new(b * width), (1,), weights=True), width * inp.c, width),
         Step((2,), new(b * width), (act_saves,)),
-        Step((3,), new(b * inp.c), (3,), weights=True),
+        low(Step((3,), new(b * inp.c), (3,), weights=True), inp.c * width, inp.c),
         Step((4,), new(b * inp.c), (gate_saves,)),
         Step((0, 5), new(n_out), product=True),
-    ), 4)
+    ), 4, layout=elementwise((b, *inp), run.source(inp), ((b, inp.c, 1, 1), ())))
 
 
 register(

@@ -11,8 +11,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register, size
+from convcalc.kinds.layout import (
+    batch_normed,
+    canonical,
+    channels_last,
+    contiguous_as,
+    elementwise,
+    formatted,
+    suggests_channels_last,
+)
 from convcalc.kinds.reads import MIX, POINT, AxisReads, Channels
-from convcalc.kinds.steps import FP32, Program, Run, Step, T, count, new, saves_input, saves_nothing
+from convcalc.kinds.steps import ACT, PARAMS, PROMOTE, Program, Run, Step, T, count, new, saves_input, saves_nothing
 from convcalc.kinds.values import boolean, number, positive
 
 if TYPE_CHECKING:
@@ -166,49 +175,73 @@ def scale_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:
 
 def bn_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     """Training: ``native_batch_norm`` saves its input, the running mean and variance (buffers, C each) and
-    the batch mean and inverse deviation it computes (C fp32 each); its result is new. Inference: a new
-    result; ``fold_bn``: folded into the conv before it, so no tensor of its own (the result is the input).
+    the batch mean and inverse deviation it computes (C each, in the parameters' dtype); its result is new.
+    Inference: a new result; ``fold_bn``: folded into the conv before it, so no tensor of its own (the result
+    is the input).
     With only γ or only β learned (scale/center off), PyTorch's BN without affine then multiplies by γ (a new
-    result; saves the normalised map) or adds β (a new result). Counters: ``num_batches_tracked`` (int64)."""
+    result; saves the normalised map) or adds β (a new result). Counters: ``num_batches_tracked`` (int64).
+    Under autocast BN keeps its input's dtype (fp32 statistics and running buffers); the separate x·γ and + β
+    are fp32 (the fp32 parameter promotes them). Strides: :func:`~convcalc.kinds.layout.batch_normed`, then
+    TensorIterator's with γ or β (1×C×1×1); folded, the input's."""
     a = layer.args
     assert isinstance(a, BNArgs)
     n = count(*inp, run.batch)
     both = a.scale and a.center
     tensors = 2 if both else int(a.scale) + int(a.center)
+    sizes = (run.batch, *inp)
+    layout = batch_normed(run.source(inp))
+    for _ in range(int(a.scale and not both) + int(a.center and not both)):
+        layout = elementwise(sizes, (sizes, layout), ((1, inp.c, 1, 1), ()))
     if not run.train:
         if run.fold_bn:
-            return Program((Step((0,), 0),), tensors, 1)
+            return Program((Step((0,), 0),), tensors, 1, layout=run.layout)
         steps = [Step((0,), new(n))]
     else:
-        stats = (T(inp.c, buffer=True), T(inp.c, buffer=True), T(inp.c, FP32), T(inp.c, FP32))
+        stats = (T(inp.c, PARAMS, buffer=True), T(inp.c, PARAMS, buffer=True), T(inp.c, PARAMS), T(inp.c, PARAMS))
         steps = [Step((0,), new(n), (0, *stats), weights=both)]
     if a.scale and not both:
-        steps.append(Step((1,), new(n), (1,) if run.train else (), weights=True))
+        steps.append(Step((1,), new(n), (1,) if run.train else (), weights=True, autocast=PROMOTE))
     if a.center and not both:
-        steps.append(Step((len(steps),), new(n), weights=True))
-    return Program(tuple(steps), tensors, 1)
+        steps.append(Step((len(steps),), new(n), weights=True, autocast=PROMOTE))
+    return Program(tuple(steps), tensors, 1, layout=layout)
 
 
 def norm_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     """layernorm (``native_layer_norm`` over the channels at each of N·H·W positions) and groupnorm
     (``native_group_norm``, N·G groups): a new result, and a mean and reciprocal deviation per position or
-    group (fp32), saved with the input in training, dropped at once at inference."""
+    group (in the parameters' dtype with affine parameters, else the input's), saved with the input in
+    training, dropped at once at inference. Strides: layernorm's result is channels last (N×H×W×C, permuted
+    back), whatever its input's. ``F.group_norm`` first makes its input contiguous in the format it suggests
+    (``input.contiguous(input.suggest_memory_format())``: a copy, which it normalises and saves, where the
+    input is contiguous in neither: a channel split's slice at batch > 1); its result is in that format."""
     a = layer.args
     assert isinstance(a, NormArgs)
     rows = run.batch * (a.groups if layer.kind == "groupnorm" else inp.h * inp.w)
-    stats = (T(rows, FP32), T(rows, FP32))
+    stats = (T(rows, PARAMS if a.affine else ACT),) * 2
     n = count(*inp, run.batch)
-    step = Step((0,), new(n), (0, *stats), weights=a.affine) if run.train else Step((0,), new(n), temps=stats)
-    return Program((step,), (1 + int(a.bias)) if a.affine else 0)
+    sizes, src = (run.batch, *inp), run.source(inp)
+    layout = canonical(sizes, channels_last(sizes))
+    copy: tuple[Step, ...] = ()
+    if layer.kind == "groupnorm":
+        normed = contiguous_as(src, suggests_channels_last(*src))
+        copy = (Step((0,), new(n)),) if normed != src else ()
+        layout = formatted(sizes, normed)
+    x = len(copy)
+    step = Step((x,), new(n), (x, *stats), weights=a.affine) if run.train else Step((x,), new(n), temps=stats)
+    return Program((*copy, step), (1 + int(a.bias)) if a.affine else 0, layout=layout)
 
 
 def scale_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
-    """layer_scale: ``x · γ``, a new result, saves x (and γ, a parameter); scale: ``x · value``, a new result,
-    saves nothing."""
+    """layer_scale: ``x · γ``, a new result, saves x (and γ, a parameter; under autocast the fp32 γ makes the
+    result fp32); scale: ``x · value``, a new result, saves nothing. Strides: TensorIterator's of x with γ
+    (C×1×1) or a 0-dim number."""
     n = count(*inp, run.batch)
+    sizes = (run.batch, *inp)
     if layer.kind == "layer_scale":
-        return saves_input(n, 1)
-    return saves_nothing(n)
+        (step,) = saves_input(n, 1).steps
+        layout = elementwise(sizes, run.source(inp), ((inp.c, 1, 1), ()))
+        return Program((step._replace(autocast=PROMOTE),), 1, layout=layout)
+    return saves_nothing(n)._replace(layout=elementwise(sizes, run.source(inp), ((), ())))
 
 
 _NORM = {"affine": boolean, "bias": boolean, "eps": number}

@@ -24,6 +24,7 @@ from convcalc.kinds.core import (
     resolve_padding,
     window_reads,
 )
+from convcalc.kinds.layout import elementwise, formatted
 from convcalc.kinds.reads import AxisReads, adaptive, whole
 from convcalc.kinds.steps import INT64, Program, Run, Step, T, count, new, saves_input, saves_nothing
 from convcalc.kinds.values import Padding, Pair, boolean, padding, pos_pair
@@ -198,7 +199,8 @@ def pool_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     saved for backward with the input in training, dropped at once at inference); avgpool saves its input.
     Padding PyTorch cannot take natively (asymmetric, TF ``same``, more than kernel // 2) pads first: a copy
     of (o − 1)·s + k_eff per axis, saved instead of the input; an average pool then divides by the taps
-    counted (a new result; the divisor, an O-sized constant, is saved)."""
+    counted (a new result; the divisor, an O-sized constant, is saved). Strides: each result (the padded
+    copy's too) in its input's suggested format; the division's TensorIterator's."""
     a = layer.args
     assert isinstance(a, PoolArgs)
     b = run.batch
@@ -210,46 +212,55 @@ def pool_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
                                                                                              strict=True))
     steps: list[Step] = []
     src = 0
+    operand, sizes = run.source(inp), (b, *out)
     if not native:
         lengths = [(o - 1) * s[ax] + k_eff(a.kernel[ax], a.dilation[ax]) for ax, o in enumerate((out.h, out.w))]
         steps.append(Step((0,), new(count(inp.c, lengths[0], lengths[1], b))))
         src = 1
+        padded = (b, inp.c, lengths[0], lengths[1])
+        operand = (padded, formatted(padded, operand))
+    layout = formatted(sizes, operand)
     if layer.kind == "maxpool":
         indices = T(n_out, INT64)
         steps.append(Step((src,), new(n_out), (src, indices)) if run.train else
                      Step((src,), new(n_out), temps=(indices,)))
-        return Program(tuple(steps))
+        return Program(tuple(steps), layout=layout)
     steps.append(Step((src,), new(n_out), (src,)))
     if not native:
         steps.append(Step((len(steps),), new(n_out), (T(out.h * out.w, buffer=True),)))
-    return Program(tuple(steps))
+        layout = elementwise(sizes, (sizes, layout), ((1, 1, out.h, out.w), ()))
+    return Program(tuple(steps), layout=layout)
 
 
 def global_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     """global_avgpool: a mean over H and W, which saves nothing; global_maxpool: ``nn.AdaptiveMaxPool2d(1)``,
     whose op returns int64 indices (N·C) beside its result: saved with the input in training, dropped at
-    once at inference."""
+    once at inference. Strides: the input's suggested format (``nn.AdaptiveAvgPool2d(1)``'s mean is restrided
+    to channels last where its input suggests it)."""
     n_out = count(*out, run.batch)
+    layout = formatted((run.batch, *out), run.source(inp))
     if layer.kind == "global_maxpool":
         indices = T(n_out, INT64)
         return Program((Step((0,), new(n_out), (0, indices)) if run.train else
-                        Step((0,), new(n_out), temps=(indices,)),))
-    return saves_nothing(n_out)
+                        Step((0,), new(n_out), temps=(indices,)),), layout=layout)
+    return saves_nothing(n_out)._replace(layout=layout)
 
 
 def adaptive_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     """adaptive_avgpool to 1×1 is a mean (saves nothing), to any other size it saves its input;
-    adaptive_maxpool saves its input and int64 indices (O·C; dropped at once at inference)."""
+    adaptive_maxpool saves its input and int64 indices (O·C; dropped at once at inference). Strides: the
+    input's suggested format."""
     a = layer.args
     assert isinstance(a, AdaptiveArgs)
     n_out = count(*out, run.batch)
+    layout = formatted((run.batch, *out), run.source(inp))
     if layer.kind == "adaptive_maxpool":
         indices = T(n_out, INT64)
         return Program((Step((0,), new(n_out), (0, indices)) if run.train else
-                        Step((0,), new(n_out), temps=(indices,)),))
+                        Step((0,), new(n_out), temps=(indices,)),), layout=layout)
     if tuple(a.size) == (1, 1):
-        return saves_nothing(n_out)
-    return saves_input(n_out)
+        return saves_nothing(n_out)._replace(layout=layout)
+    return saves_input(n_out)._replace(layout=layout)
 
 
 _WINDOW = {"kernel": pos_pair, "stride": pos_pair, "padding": padding}

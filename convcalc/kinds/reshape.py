@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.kinds.core import AXES, ZERO, Cost, Kind, Layer, LayerShapeError, Shape, area, register
+from convcalc.kinds.layout import elementwise, formatted, like, reshape, shuffled
 from convcalc.kinds.norm import pointwise, same_shape
 from convcalc.kinds.pool import whole_input
 from convcalc.kinds.reads import POINT, AxisReads, Channels, Reads, Spread, linear_interp, nearest, window
@@ -228,23 +229,40 @@ def reshape_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     a mask of the input's size in the activations' dtype, saved (PyTorch's CPU rule; CUDA's fused kernel
     saves a 1-byte bool mask instead; p = 1: a 0-dim zero). drop_path in training: torchvision's
     ``stochastic_depth``, ``input · noise`` with one noise value per sample, saved; a new result.
-    channel_shuffle: a view, a transpose and a contiguous copy (a new result; a view where groups is 1 or
-    C: the transpose moves nothing). pixel (un)shuffle, upsampling: a new result. None saves more."""
+    channel_shuffle (torchvision's): a view, a transpose and ``.contiguous()``, a copy (a new result) unless
+    the transpose moves nothing on a contiguous map (1 or C groups: a view). pixel (un)shuffle, upsampling:
+    a new result. None saves more.
+
+    Strides (:mod:`~convcalc.kinds.layout`): the views keep their input's; flatten (``torch.flatten(x, 1)``)
+    is a view only where C, H and W merge (a channel slice's do; a channels-last map's do not unless it is
+    C×1×1 or 1×H×W), else a contiguous copy (a new result, which nothing saves) first; channel_shuffle's copy
+    is contiguous; dropout's ``input · mask`` (the mask ``empty_like`` the input) and drop_path's
+    ``input · noise`` (N×1×1×1): TensorIterator's; pixel (un)shuffle and upsampling: the input's suggested
+    format."""
     n_out = count(*out, run.batch)
     a = layer.args
+    sizes, src = (run.batch, *inp), run.source(inp)
     if layer.kind in ("dropout", "drop_path"):
         assert isinstance(a, DropArgs)
         if not run.train or a.p == 0:
-            return view()
+            return view()._replace(layout=run.layout)
         if layer.kind == "drop_path":
-            return Program((Step((0,), new(n_out), (T(run.batch),)),))
+            noise = elementwise(sizes, src, ((run.batch, 1, 1, 1), ()))
+            return Program((Step((0,), new(n_out), (T(run.batch),)),), layout=noise)
         mask = T(1 if a.p == 1 else n_out)  # p = 1: PyTorch multiplies by a 0-dim zero
-        return Program((Step((0,), 0 if a.inplace and run.inplace else new(n_out), (mask,)),))
-    if layer.kind in ("flatten", "identity"):
-        return view()
-    if isinstance(a, GroupsArgs) and (a.groups == 1 or a.groups == inp.c):  # the transpose moves nothing
-        return view()
-    return saves_nothing(n_out)
+        into = a.inplace and run.inplace
+        layout = run.layout if into else elementwise(sizes, src, ((), ()) if a.p == 1 else (sizes, like(src)))
+        return Program((Step((0,), 0 if into else new(n_out), (mask,)),), layout=layout)
+    if layer.kind == "identity":
+        return view()._replace(layout=run.layout)
+    if layer.kind == "flatten":
+        flat, copies = reshape(sizes, run.layout, (run.batch, n_out // run.batch))
+        layout, _ = reshape((run.batch, n_out // run.batch), flat, (run.batch, *out))
+        return Program((Step((0,), new(n_out) if copies else 0),), layout=layout)
+    if isinstance(a, GroupsArgs):
+        layout, copies = shuffled(src, a.groups)
+        return saves_nothing(n_out) if copies else view()._replace(layout=layout)
+    return saves_nothing(n_out)._replace(layout=formatted((run.batch, *out), src))
 
 
 def _kind(name: str, args: type, params: dict[str, object], required: tuple[str, ...], doc: str,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from convcalc.kinds import layout as lay
 from convcalc.kinds import steps as st
 from convcalc.kinds.core import ZERO, Cost, Kind, Layer, LayerShapeError, Shape, register, size
 from convcalc.kinds.norm import pointwise, same_shape
@@ -179,12 +180,31 @@ def tokens_memory(layer: Layer, inp: Shape, out: Shape, run: st.Run) -> st.Progr
     """tokens (``flatten(2).transpose(1, 2)``) and select_token (``x[:, t]``): views of the input;
     class_token (a concatenation: one parameter tensor) and pos_embed (an addition of the table: a parameter
     tensor when learned, a buffer when sin-cos) and to_map (a transpose made contiguous): a new result that
-    saves nothing."""
+    saves nothing. Under autocast the fp32 token makes the concatenation fp32 (autocast's ``cat`` casts a low
+    sequence first), and the fp32 table the addition.
+
+    Strides (a sequence C×1×T is PyTorch's N×T×C: channels last here): tokens' ``flatten(2)`` is a view where
+    H and W merge (else a contiguous copy first: a cropped map), so the tokens of a contiguous map are not
+    contiguous as N×T×C; select_token keeps its input's strides; class_token's concatenation (N×T×C) is
+    contiguous as N×T×C, pos_embed TensorIterator's of x and its table (1×C×H×W), to_map contiguous."""
     a = layer.args
-    if isinstance(a, (TokensArgs, SelectArgs)):
-        return st.view()
+    b = run.batch
+    sizes, src = (b, *inp), run.source(inp)
+    if isinstance(a, TokensArgs):
+        flat, copies = lay.reshape(sizes, run.layout, (b, inp.c, inp.h * inp.w))
+        s = lay.strides((b, inp.c, inp.h * inp.w), flat)
+        layout = lay.canonical((b, *out), (s[0], s[1], s[2] * inp.h * inp.w, s[2]))
+        return st.Program((st.Step((0,), st.new(st.count(*out, b)) if copies else 0),), layout=layout)
+    if isinstance(a, SelectArgs):
+        return st.view()._replace(layout=lay.canonical((b, *out), lay.strides(sizes, run.layout)))
     params = 1 if isinstance(a, ClassTokenArgs) or (isinstance(a, PosEmbedArgs) and a.table == "learned") else 0
-    return st.saves_nothing(st.count(*out, run.batch), params)
+    prog = st.saves_nothing(st.count(*out, b), params)
+    if isinstance(a, (ClassTokenArgs, PosEmbedArgs)):
+        how = st.WIDEST if isinstance(a, ClassTokenArgs) else st.PROMOTE
+        layout = lay.canonical((b, *out), lay.channels_last((b, *out))) if isinstance(a, ClassTokenArgs) else \
+            lay.elementwise(sizes, src, ((1, *inp), ()))
+        return prog._replace(steps=tuple(s._replace(autocast=how) for s in prog.steps), layout=layout)
+    return prog
 
 
 def _kind(name: str, args: type, params: dict[str, object], doc: str, shape: object, cost: object,

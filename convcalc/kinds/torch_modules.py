@@ -263,11 +263,12 @@ class GlobalPool(nn.Module):
         self.is_max = is_max
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.adaptive_max_pool2d(x, 1) if self.is_max else x.mean((2, 3), keepdim=True)
+        return F.adaptive_max_pool2d(x, 1) if self.is_max else F.adaptive_avg_pool2d(x, 1)
 
 
 class ChannelShuffle(nn.Module):
-    """ShuffleNet's shuffle: view as (groups, C/groups), transpose, flatten."""
+    """ShuffleNet's shuffle as torchvision's ``channel_shuffle``: view as (groups, C/groups), transpose,
+    ``.contiguous()`` (a copy unless the map is contiguous and the transpose moves nothing), view back."""
 
     def __init__(self, groups: int) -> None:
         super().__init__()
@@ -275,7 +276,7 @@ class ChannelShuffle(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
-        return x.reshape(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+        return torch.transpose(x.view(n, self.groups, c // self.groups, h, w), 1, 2).contiguous().view(n, c, h, w)
 
 
 
@@ -346,21 +347,19 @@ class Resize(nn.Module):
 
 class DFL(nn.Module):
     """Ultralytics' DFL on a 4·b × H × W map: per side the softmax over its b bins, then the 1×1 conv of fixed
-    weights 0 … b − 1 (a parameter without gradient, as Ultralytics keeps it; a buffer where ``shared``: the
-    first level's). The probe: the sum of each side's bins (linear, reading the same channels)."""
+    weights 0 … b − 1 (a parameter without gradient, as Ultralytics keeps it; where ``shared``, the first
+    level's: a plain tensor here, neither a parameter nor a buffer). The probe: the sum of each side's bins
+    (linear, reading the same channels)."""
 
     def __init__(self, bins: int, shared: bool, probe: bool) -> None:
         super().__init__()
         self.bins, self.probe = bins, probe
         weight = torch.arange(bins, dtype=torch.float).view(1, bins, 1, 1)
-        if shared:
-            self.register_buffer("weight", weight, persistent=False)
-        else:
-            self.weight = nn.Parameter(weight, requires_grad=False)
+        self.weight: Tensor | nn.Parameter = weight if shared else nn.Parameter(weight, requires_grad=False)
 
     def forward(self, x: Tensor) -> Tensor:
         b, _, h, w = x.shape
         if self.probe:
             return x.view(b, 4, self.bins, h, w).sum(2)
         p = x.view(b, 4, self.bins, h * w).transpose(2, 1).softmax(1)
-        return F.conv2d(p, self.weight).view(b, 4, h, w)
+        return F.conv2d(p, self.weight.to(p)).view(b, 4, h, w)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from convcalc.kinds.core import Cost, Kind, Layer, LayerShapeError, Shape, area, register
 from convcalc.kinds.norm import pointwise
 from convcalc.kinds.reads import Channels
-from convcalc.kinds.steps import Program, Run, Step, count, new
+from convcalc.kinds.steps import Program, Run, Step, count, low, new
 from convcalc.kinds.values import boolean, positive
 
 if TYPE_CHECKING:
@@ -65,11 +65,13 @@ def dfl_channels(layer: Layer, inp: Shape) -> Channels:
 def dfl_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     """``conv(x.view(B, 4, b, A).transpose(2, 1).softmax(1))``: the softmax's result (saved: its derivative
     needs it; the conv, whose weight takes no gradient, saves it too), then the conv's result; the views
-    allocate nothing."""
+    allocate nothing. Under autocast the conv runs in the low dtype on a copy of its weight made anew each time
+    (not autocast's cache: the weight takes no gradient), which it saves in training."""
     n_in, n_out = count(*inp, run.batch), count(*out, run.batch)
     a = layer.args
     assert isinstance(a, DFLArgs)
-    return Program((Step((0,), new(n_in), (1,)), Step((1,), new(n_out), (1,))), 0 if a.shared else 1)
+    conv = low(Step((1,), new(n_out), (1,)), a.bins)._replace(cached=False)
+    return Program((Step((0,), new(n_in), (1,)), conv), 0 if a.shared else 1)
 
 
 def dfl_torch(layer: Layer, inp: Shape, out: Shape, probe: bool) -> nn.Module:

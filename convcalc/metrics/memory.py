@@ -13,9 +13,25 @@ the spec's order.
   save, or that an in-place step overwrote and saved, counts once); parameters are not counted, the buffers
   autograd saves (BN's running statistics) are, as ``saved_tensors_hooks`` sees them.
 
-Mixed precision (``mixed``): parameters, gradients and optimizer state in fp32, activations in ``dtype``
-(fp16 or bf16); as PyTorch's autocast, each weight layer's parameters are cast once per forward, the copy
-saved for backward in training and cached to the end of the forward at inference. Exact integers throughout.
+Mixed precision (``mixed``, ``dtype`` fp16 or bf16) as PyTorch's CPU autocast runs it (``torch.autocast("cpu",
+dtype=torch.bfloat16)``, measured in tests/test_memory_mixed.py): the model stays fp32 (parameters, buffers,
+gradients, optimizer state, and the model's input); each step runs as its ``autocast`` says
+(:data:`~convcalc.kinds.steps.AUTOCAST`). Convolutions, linear layers, matrix products, PReLU and SDPA
+(autocast's lower-precision list) run in the low dtype: each fp32 tensor they read is cast first (a copy,
+freed after its op: the model's input where a conv reads it), their parameters once (autocast's cache holds
+the copies to the end of the forward at inference; in training the weights' copies are saved, a linear's
+only where its input requires grad; the biases' are not). ``cat`` (the promote list) casts its narrower
+inputs to the widest. Everything else (BN, LayerNorm, GroupNorm, activations, pools, upsampling, softmax,
+dropout, add, mul) runs in the dtype of what it reads, fp32 where an operand is fp32 (an fp32 shortcut;
+layer_scale's and BN's separate γ or β, pos_embed's table); the statistics of BN, and of LayerNorm and
+GroupNorm with affine parameters, are fp32, else in the input's dtype. Not exact: global ``attention`` at
+inference (autocast leaves ``nn.MultiheadAttention``'s fused op; convcalc keeps it, with its projections'
+casts, not the explicit path's transient copies), and ``dfl``'s fixed weight (cast, not cached).
+CUDA's fp16 autocast differs (not modelled: CI has PyTorch's CPU build only): layer_norm, group_norm,
+upsampling and softmax run in fp32 there (a copy of a low input, fp32 results and statistics; softmax
+without the copy), ``cat`` casts nothing (TensorIterator's promotion), exp, pow and sum are fp32, dropout
+keeps a 1-byte mask; its lower-precision list has the same ops for convcalc's kinds, and CPU's fp32 list
+(3-D pools, reflection padding, grid sampling) none. Exact integers throughout.
 """
 
 from __future__ import annotations
@@ -25,8 +41,9 @@ from typing import NamedTuple
 from convcalc.errors import Diagnostic, Location, UsageError
 from convcalc.gcpause import paused_gc
 from convcalc.graph import Graph, Node
-from convcalc.kinds import KINDS, WEIGHT_KINDS
-from convcalc.kinds.steps import ACT, BOOL, BYTES, FP32, INT64, Program, Run, Step, T
+from convcalc.kinds import KINDS
+from convcalc.kinds import layout as lay
+from convcalc.kinds.steps import ACT, BOOL, BYTES, FP32, INT64, LOW, PARAMS, PROMOTE, WIDEST, Program, Run, Step, T
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 #: bytes of PyTorch's per-parameter-tensor ``step`` of Adam and AdamW (a float32 scalar)
@@ -127,9 +144,11 @@ class _Walk:
         self.last: list[int] = []
         self.owner: list[int] = []
         self.grad: list[bool] = []  # the storage's tensor requires grad (made from parameters)
+        self.wide: list[bool] = []  # mixed precision: the storage is fp32 (else the low dtype)
         self.temps: list[int] = []  # bytes alive only during step t
         self.step_node: list[int] = []
         self.node_storage: dict[int, int] = {}
+        self.layouts: dict[int, lay.Strides] = {}  # node → its result's strides (kinds/layout.py; absent: ())
         self.node_new: dict[int, int] = {}
         self.saved: dict[int, int] = {}  # storage → the node that first saved it
         self.saved_private: dict[int, int] = {}  # node → bytes of tensors of its own it saves
@@ -139,16 +158,20 @@ class _Walk:
         self.index = 0  # int64 elements among the cost's buffers
         self.to_end: list[int] = []  # storages alive to the end of the forward (autocast's cached casts)
 
-    def bytes_of(self, t: T) -> int:
-        width = {ACT: self.act, FP32: 4, INT64: 8, BOOL: 1}[t.dtype]
-        return t.elements * width
+    def bytes_of(self, t: T, wide: bool = False) -> int:
+        """Bytes of t in a step that runs in fp32 (``wide``, mixed precision) or else the activations' dtype;
+        the parameters' dtype is fp32 under mixed precision."""
+        if self.opts.mixed and (t.dtype == PARAMS or (t.dtype == ACT and wide)):
+            return t.elements * 4
+        return t.elements * {ACT: self.act, PARAMS: self.act, FP32: 4, INT64: 8, BOOL: 1}[t.dtype]
 
-    def storage(self, nbytes: int, at: int, node: int) -> int:
+    def storage(self, nbytes: int, at: int, node: int, wide: bool = False) -> int:
         self.size.append(nbytes)
         self.alloc.append(at)
         self.last.append(at)
         self.owner.append(node)
         self.grad.append(False)
+        self.wide.append(wide)
         return len(self.size) - 1
 
     def run(self) -> None:
@@ -156,10 +179,15 @@ class _Walk:
         for node in g.nodes:
             if node.index in g.dead or (node.training_only and not self.train):
                 continue
-            if node.kind == "input":
-                self.node_storage[node.index] = self.storage(self.act * g.batch * _size(node), -1, node.index)
+            if node.kind == "input":  # under mixed precision the fp32 input, cast where a low op reads it
+                width = 4 if self.opts.mixed else self.act
+                self.node_storage[node.index] = self.storage(width * g.batch * _size(node), -1, node.index,
+                                                             self.opts.mixed)
                 continue
-            self.node(node, self.program(node))
+            prog = self.program(node)
+            self.node(node, prog)
+            self.layouts[node.index] = prog.layout if node.layer is not None else \
+                _merged(g, node, self.layouts, self.opts.inplace)
         end = len(self.step_node)
         for s in self.to_end:
             self.last[s] = end
@@ -169,7 +197,7 @@ class _Walk:
 
     def program(self, node: Node) -> Program:
         g = self.g
-        run = Run(g.batch, self.train, self.opts.inplace, self.opts.fold_bn)
+        run = Run(g.batch, self.train, self.opts.inplace, self.opts.fold_bn, self.layouts.get(node.inputs[0], ()))
         if node.layer is not None:
             rule = KINDS[node.layer.kind].memory
             assert rule is not None, node.layer.kind
@@ -178,7 +206,7 @@ class _Walk:
         if node.kind == "split":
             return Program((Step((0,), 0),))
         if node.kind == "concat":
-            return Program((Step(tuple(range(len(node.inputs))), T(n)),))
+            return Program((Step(tuple(range(len(node.inputs))), T(n), autocast=WIDEST),))
         # add and mul: binary, left to right (an add in place writes into its first input)
         k = len(node.inputs)
         steps = []
@@ -190,34 +218,49 @@ class _Walk:
 
     def node(self, node: Node, prog: Program) -> None:
         values = [self.node_storage[i] for i in node.inputs]
+        elements = [self.g.batch * _size(self.g.nodes[i]) for i in node.inputs]
         for step in prog.steps:
+            if isinstance(step.result, int):  # in place or a view: the storage's dtype
+                wide = self.wide[values[step.result]]
+            else:
+                wide = self.runs_wide(step, [values[v] for v in step.reads])
+            reads = self.casts(node.index, step, values, elements, wide) if self.opts.mixed else \
+                [values[v] for v in step.reads]
             t = len(self.step_node)
             self.step_node.append(node.index)
             grad = step.weights
-            for v in step.reads:
-                self.last[values[v]] = t
-                grad = grad or self.grad[values[v]]
+            for r in reads:
+                self.last[r] = t
+                grad = grad or self.grad[r]
             if isinstance(step.result, T):
-                values.append(self.storage(self.bytes_of(step.result), t, node.index))
+                values.append(self.storage(self.bytes_of(step.result, wide), t, node.index, wide))
+                elements.append(step.result.elements)
             else:
                 s = values[step.result]
                 self.last[s] = t
                 values.append(s)
+                elements.append(elements[step.result])
             self.grad[values[-1]] = self.grad[values[-1]] or grad
-            self.temps.append(sum(self.bytes_of(x) for x in step.temps))
+            self.temps.append(sum(self.bytes_of(x, wide) for x in step.temps))
+            read = dict(zip(step.reads, reads, strict=True))  # value → the storage read (autocast's copy)
             saves = step.saves
-            if step.product:
-                a, b = (values[v] for v in step.reads)
+            if step.product and len(reads) == 2:
+                a, b = reads
                 saves = tuple(v for v, other in zip(step.reads, (b, a), strict=True) if self.grad[other])
             if self.train and grad:
+                weight = not step.product or any(self.grad[r] for r in reads)  # its copy saved
+                private = step.casts[0] * self.act if self.opts.mixed and step.autocast == LOW and weight else 0
                 for item in saves:
-                    if isinstance(item, T):
+                    if isinstance(item, T) and self.opts.mixed and step.autocast == LOW and item.buffer:
+                        private += item.elements * self.act  # the copy autocast made of the buffer it read
+                    elif isinstance(item, T):
                         if item.buffer:
-                            self.saved_buffers += self.bytes_of(item)
-                        self.saved_private[node.index] = self.saved_private.get(node.index, 0) + \
-                            self.bytes_of(item)
+                            self.saved_buffers += self.bytes_of(item, wide)
+                        private += self.bytes_of(item, wide)
                     else:
-                        self.saved.setdefault(values[item], node.index)
+                        self.saved.setdefault(read.get(item, values[item]), node.index)
+                if private:
+                    self.saved_private[node.index] = self.saved_private.get(node.index, 0) + private
         out = values[-1]
         self.node_storage[node.index] = out
         if self.alloc[out] >= 0 and self.owner[out] == node.index:
@@ -225,12 +268,42 @@ class _Walk:
         self.param_tensors += prog.param_tensors
         self.counters += prog.counters
         self.index += prog.int64_buffers
-        if self.opts.mixed and node.layer is not None and node.layer.kind in WEIGHT_KINDS:
-            cast = node.cost.params * self.act
-            if self.train:
-                self.saved_private[node.index] = self.saved_private.get(node.index, 0) + cast
-            else:  # autocast's cache: alive from this step to the end of the forward
-                self.to_end.append(self.storage(cast, len(self.step_node) - 1, node.index))
+
+    def runs_wide(self, step: Step, reads: list[int]) -> bool:
+        """Mixed precision: whether a step with a new result runs in fp32 (else the low dtype): see
+        :data:`convcalc.kinds.steps.AUTOCAST`. What is made from parameters alone is fp32."""
+        if not self.opts.mixed or step.autocast == LOW:
+            return False
+        if step.autocast == PROMOTE or not reads or (step.autocast == WIDEST and step.weights):
+            return True
+        return any(self.wide[r] for r in reads)
+
+    def casts(self, node: int, step: Step, values: list[int], elements: list[int], wide: bool) -> list[int]:
+        """The storages a step reads under autocast, after the copies it makes first, each a step of the node
+        before it: a LOW step's parameters (one copy of them; at inference alive to the end of the forward,
+        autocast's cache; in training the weights' copies are saved) and its fp32 reads, right to left (the
+        order PyTorch's autocast wrapper evaluates its arguments in), a WIDEST step's narrower reads, left to
+        right (a tensor list's order)."""
+        reads = [values[v] for v in step.reads]
+        if step.autocast not in (LOW, WIDEST):
+            return reads
+        order = range(len(reads) - 1, -1, -1) if step.autocast == LOW else range(len(reads))
+        todo = [i for i in order if self.wide[reads[i]] != wide]
+        params = sum(step.casts) * self.act if step.autocast == LOW and not self.train else 0
+        copy = self.storage(params, len(self.step_node), node) if params else -1
+        if params and step.cached:  # allocated with the first copy (or with the op itself when it reads no fp32)
+            self.to_end.append(copy)
+        for i in todo:
+            t = len(self.step_node)
+            self.step_node.append(node)
+            self.temps.append(0)
+            self.last[reads[i]] = t
+            cast = self.storage(elements[step.reads[i]] * (4 if wide else self.act), t, node, wide)
+            self.grad[cast] = self.grad[reads[i]]
+            reads[i] = cast
+        if copy >= 0 and not step.cached:  # freed after the op (the next step)
+            self.last[copy] = len(self.step_node)
+        return reads
 
     def sweep(self) -> tuple[list[int], int]:
         """Live bytes per step, and the peak step (the first of the largest)."""
@@ -256,6 +329,24 @@ class _Walk:
 
 def _size(node: Node) -> int:
     return node.shape.c * node.shape.h * node.shape.w
+
+
+def _merged(g: Graph, node: Node, layouts: dict[int, lay.Strides], inplace: bool) -> lay.Strides:
+    """The strides of a split's slice (its input's), a concat's result (``torch.cat``) and an add's or mul's
+    (TensorIterator's, left to right; an add in place: its first input's)."""
+    ins: list[lay.Operand] = [((g.batch, *g.nodes[i].shape), layouts.get(i, ())) for i in node.inputs]
+    out = (g.batch, *node.shape)
+    if node.kind == "split":
+        return lay.canonical(out, lay.strides(*ins[0]))
+    if node.kind == "concat":
+        return lay.concatenated(out, ins)
+    if node.inplace and inplace and node.kind == "add":
+        return ins[0][1]
+    acc = ins[0]
+    for op in ins[1:]:
+        sizes = tuple(max(a, b) for a, b in zip(acc[0], op[0], strict=True))
+        acc = (sizes, lay.elementwise(sizes, acc, op))
+    return acc[1]
 
 
 def memory_of(g: Graph, opts: MemoryOptions | None = None) -> Memory:
@@ -287,7 +378,7 @@ def memory_of(g: Graph, opts: MemoryOptions | None = None) -> Memory:
     alive = _alive(infer, peak, names) if live else ()
     return Memory(
         options=opts, batch=g.batch, weights_bytes=params * pbytes,
-        buffers_bytes=(buffers - train.index) * BYTES[opts.dtype] + 8 * train.index + COUNTER_BYTES * train.counters,
+        buffers_bytes=(buffers - train.index) * pbytes + 8 * train.index + COUNTER_BYTES * train.counters,
         gradients_bytes=params * pbytes, optimizer_bytes=optimizer[opts.optimizer],
         inference_peak_bytes=live[peak] if live else sum(infer.size),
         peak_layer=names[infer.step_node[peak]].name if live else g.nodes[0].name,

@@ -318,12 +318,33 @@ ARGS: dict[str, set[str]] = {
     "layer_scale": {"init"}, "scale": {"value"},
     "linear": {"out", "bias"}, "flatten": set(), "dropout": {"p", "inplace"}, "drop_path": {"p"}, "identity": set(),
     "channel_shuffle": {"groups"}, "pixel_shuffle": {"factor"}, "pixel_unshuffle": {"factor"},
+    "dfl": {"bins", "shared"},
     "se": {"reduction", "width", "activation", "gate"}, "upsample": {"scale", "size", "mode", "align_corners"},
     "leaky_relu": {"slope", "inplace"}, "elu": {"alpha", "inplace"}, "prelu": {"per_channel"},
     **{k: set() for k in ("sigmoid", "tanh", "gelu", "softmax")},
     **{k: {"inplace"} for k in ("relu", "relu6", "silu", "hardswish", "hardsigmoid", "mish")},
     **attention.ARGS,
 }
+
+
+class DFL(nn.Module):
+    """Ultralytics' ``DFL`` (``ultralytics/nn/modules/block.py``) on a map: a bias-free 1×1 conv of c1 = bins
+    inputs whose weight is 0 … bins − 1 and takes no gradient, applied to the softmax over each side's bins;
+    ``shared``: Ultralytics' one module serving several levels (its weight counted once, at the first)."""
+
+    def __init__(self, bins: int, shared: bool) -> None:
+        super().__init__()
+        conv = nn.Conv2d(bins, 1, 1, bias=False).requires_grad_(False)
+        conv.weight.data[:] = torch.arange(bins, dtype=torch.float).view(1, bins, 1, 1)
+        self.bins = bins
+        if shared:  # not a submodule: its weight (still a parameter) is counted at another level
+            self.__dict__["conv"] = conv
+        else:
+            self.conv = conv
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        return self.conv(x.view(b, 4, self.bins, h * w).transpose(2, 1).softmax(1)).view(b, 4, h, w)
 
 
 def layer_module(kind: str, a: dict[str, Any], shape: Shape, bias_default: bool) -> nn.Module:
@@ -403,6 +424,8 @@ def layer_module(kind: str, a: dict[str, Any], shape: Shape, bias_default: bool)
         return nn.PixelShuffle(a["factor"])
     if kind == "pixel_unshuffle":
         return nn.PixelUnshuffle(a["factor"])
+    if kind == "dfl":
+        return DFL(a.get("bins", 16), a.get("shared", False))
     if kind == "se":
         width = a["width"] if "width" in a else max(1, c // a["reduction"])
         act, gate = a.get("activation", "relu"), a.get("gate", "sigmoid")

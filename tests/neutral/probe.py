@@ -12,6 +12,7 @@ when some path of non-zero taps joins them; nothing cancels, nothing saturates):
   adaptive and global max pools: the adaptive average pool of the same size;
 * groupnorm: x + the mean of x over its group (the group's channels and every position);
 * squeeze-and-excitation: x + excite(squeeze(mean of x)), broadcast over the map;
+* dfl: each box side's sum over its bins (the softmax and the expectation read them all);
 * merges: ``add`` and ``mul`` both add (the support of a product is the union of its factors'; a product
   would lose a factor wherever the other is 0, e.g. a transposed conv's unit that reads nothing); ``concat``
   and channel slices, pooling, resampling, pixel and channel shuffles, flatten: themselves.
@@ -148,6 +149,18 @@ class SEProbe(nn.Module):
         return x + g
 
 
+class BinSum(nn.Module):
+    """DFL's probe: each of the 4 box sides the sum of its ``bins`` channels (its softmax and expectation)."""
+
+    def __init__(self, bins: int) -> None:
+        super().__init__()
+        self.bins = bins
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, _, h, w = x.shape
+        return x.view(n, 4, self.bins, h, w).sum(2)
+
+
 def probe_module(kind: str, m: nn.Module, size: tuple[int, int], out: tuple[int, int], gates: str) -> nn.Module:
     """The probe's stand-in for the built module of a layer of ``kind`` (input height and width ``size``,
     output ``out``)."""
@@ -173,6 +186,8 @@ def probe_module(kind: str, m: nn.Module, size: tuple[int, int], out: tuple[int,
     if kind == "se":
         assert isinstance(m, SqueezeExcitation)
         return SEProbe(m, gates)
+    if kind == "dfl":  # the softmax over a side's bins mixes them all: each side's sum of its bins
+        return BinSum(int(getattr(m, "bins")))
     raise ValueError(f"no probe for {kind!r}")
 
 
