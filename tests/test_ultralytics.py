@@ -121,3 +121,47 @@ def test_readme_yolo_receptive_fields_are_real_output() -> None:
     lines = [x for x in block.splitlines() if x.startswith("| ")]
     out = CliRunner().invoke(app, ["rf", "yolov8n", "--format", "markdown"]).stdout.splitlines()
     assert len(lines) == 4 and all(x in out for x in lines)
+
+
+def test_the_scale_comes_from_the_file_name_else_the_first_with_a_warning(tmp_path: Path) -> None:
+    """``yolov8s.yaml`` for a yolov8.yaml with scales: (Ultralytics' guess_model_scale); no scale anywhere:
+    the first of scales:, said in a warning; --set scale wins over the file name."""
+    text = (DATA / "ultralytics" / "yolov8.yaml").read_text()
+    named = tmp_path / "yolov8s.yaml"
+    named.write_text(text)
+    (small,) = analyze_document(load_file(named))
+    assert (small.name, small.params, small.macs) == ("yolov8s", 11_166_560, 14_301_312_000)
+    assert not small.warnings
+    (large,) = analyze_document(load_file(named), Settings({"scale": "l"}))
+    assert large.params == 43_691_520
+    plain = tmp_path / "mine.yaml"
+    plain.write_text(text)
+    (first,) = analyze_document(load_file(plain))
+    assert first.params == 3_157_200
+    assert any("scale 'n' assumed" in w for w in first.warnings)
+
+
+def test_nc_and_size_are_overridable() -> None:
+    """--set nc=3 --size 1280: Detect's class convs give 3 channels and c3 = max(ch[0], min(nc, 100)) is 64
+    (80 at nc 80); Ultralytics 8.4.190's ``DetectionModel("yolov8n.yaml", nc=3)`` has 3,011,433 params and
+    16,169,779,200 MACs at 1280 (FlopCounterMode / 2, measured by hand as in the CSVs)."""
+    path, _ = yaml_of("yolov8n")
+    (r,) = analyze_document(load_file(path), Settings({"scale": "n", "nc": 3}, (1280, 1280)))
+    assert [tuple(o.shape) for o in r.outputs] == [(7, 160, 160), (7, 80, 80), (7, 40, 40)]
+    cls = [x for x in r.layers if x.name.endswith("/cv3/2")]
+    assert [tuple(x.output_shape)[0] for x in cls] == [3, 3, 3]
+    assert (r.params, r.macs) == (3_011_433, 16_169_779_200)
+
+
+def test_the_yolo_outputs_receptive_fields() -> None:
+    """rf yolov8n: each detection output's receptive field (largest unit window) and stride, exact."""
+    (r,) = analyze_document(zoo_document_of("yolov8n"))
+    assert [(o.rf.size, o.rf.smallest, o.rf.stride) for o in r.outputs] == [
+        ((911, 911), (911, 911), (8, 8)), ((1039, 1039), (1007, 1007), (16, 16)),
+        ((1263, 1263), (1263, 1263), (32, 32))]
+
+
+def zoo_document_of(name: str):  # type: ignore[no-untyped-def]
+    from convcalc.lang.sources import zoo_document
+
+    return zoo_document(name)
