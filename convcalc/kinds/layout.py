@@ -49,26 +49,25 @@ def canonical(sizes: Sizes, s: Strides) -> Strides:
     return () if tuple(s) == contiguous(sizes) else tuple(s)
 
 
-def is_contiguous(sizes: Sizes, layout: Strides) -> bool:
-    """``Tensor.is_contiguous()``: row-major, the dimensions of size 1 skipped."""
+def _packed(sizes: Sizes, layout: Strides, order: tuple[int, ...]) -> bool:
+    """Whether the strides pack the dimensions in ``order`` (innermost first), the dimensions of size 1 skipped."""
     s, expected = strides(sizes, layout), 1
-    for d in range(len(sizes) - 1, -1, -1):
+    for d in order:
         if sizes[d] != 1:
             if s[d] != expected:
                 return False
             expected *= sizes[d]
     return True
+
+
+def is_contiguous(sizes: Sizes, layout: Strides) -> bool:
+    """``Tensor.is_contiguous()``: row-major, the dimensions of size 1 skipped."""
+    return _packed(sizes, layout, tuple(range(len(sizes) - 1, -1, -1)))
 
 
 def is_channels_last(sizes: Sizes, layout: Strides) -> bool:
     """``Tensor.is_contiguous(memory_format=torch.channels_last)``: C, W, H, N in order, sizes 1 skipped."""
-    s, expected = strides(sizes, layout), 1
-    for d in (1, 3, 2, 0):
-        if sizes[d] != 1:
-            if s[d] != expected:
-                return False
-            expected *= sizes[d]
-    return True
+    return _packed(sizes, layout, (1, 3, 2, 0))
 
 
 def is_dense(sizes: Sizes, layout: Strides) -> bool:

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from convcalc.errors import Collector, Diagnostic, KeyPath, SpecError
+from convcalc.errors import Collector, Diagnostic, KeyPath
 from convcalc.lang.expr_values import describe
 from convcalc.lang.hints import did_you_mean
 from convcalc.lang.ultralytics_blocks import blocks_text
@@ -314,4 +314,4 @@ def _yaml(v: Any) -> str:
     return repr(v)
 
 
-__all__ = ["MODULES", "SpecError", "is_ultralytics", "ultralytics_document", "ultralytics_spec_text"]
+__all__ = ["MODULES", "is_ultralytics", "ultralytics_document", "ultralytics_spec_text"]
