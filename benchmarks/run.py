@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sweep_bench  # noqa: E402 - benchmarks/sweep_bench.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = ROOT / "specs" / "scale"
 PY = sys.executable
@@ -627,6 +630,7 @@ def report(res: dict[str, Any]) -> str:
         for c in r["checks"]:
             out.append(f"line numbers, {r['loader']}: {c['error']} at line {c['expected_line']} reported as "
                        f"{c['reported']} - {'ok' if c['ok'] else 'WRONG'}")
+    out += sweep_bench.lines(res["sweep"])
     return "\n".join(out)
 
 
@@ -651,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
             result = child_parser(args[0], args[1], int(args[2]))
         elif task == "memory":
             result = child_memory(args[0], int(args[1]))
+        elif task == "sweep":
+            result = sweep_bench.child_sweep(int(args[0]), int(args[1]))
         else:
             raise SystemExit(f"unknown child task {task}")
         print(json.dumps(result))
@@ -670,6 +676,9 @@ def main(argv: list[str] | None = None) -> int:
         res["many"] = many(100 if quick else 500, tmp)
         res["memory"] = memory_pass(3, tmp)
         res["parser"] = parser(10_000, 3, tmp)
+        rounds = 2 if quick else 5
+        res["sweep"] = {"rounds": rounds, "one": child_json("sweep", "1", str(rounds)),
+                        "two": child_json("sweep", "2", str(rounds))}
     res["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     res["elapsed_s"] = time.perf_counter() - started
     failed = [c for r in res["parser"] for c in r["checks"] if not c["ok"]]

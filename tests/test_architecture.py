@@ -17,6 +17,7 @@ LAYERS = [
     {"convcalc.graph"},
     {"convcalc.metrics"},
     {"convcalc.ci"},
+    {"convcalc.sweep"},
     {"convcalc.outputs", "convcalc.torch_export"},
     {"convcalc.cli", "convcalc.__main__"},
 ]
@@ -68,6 +69,6 @@ def test_imports_go_one_way() -> None:
 
 def test_the_folders_are_the_parts() -> None:
     folders = {p.name for p in PKG.iterdir() if p.is_dir() and not p.name.startswith("__")}
-    assert {"lang", "kinds", "graph", "metrics", "ci", "outputs", "cli", "zoo"} <= folders
+    assert {"lang", "kinds", "graph", "metrics", "ci", "sweep", "outputs", "cli", "zoo"} <= folders
     flat = {p.name for p in PKG.glob("*.py")}
     assert flat <= {"__init__.py", "__main__.py", "errors.py", "units.py", "gcpause.py", "torch_export.py"}

@@ -55,13 +55,14 @@ def test_help_through_the_console_script_path() -> None:
 
 
 def test_readme_option_claims_match_the_commands() -> None:
-    """'Every command but `schema` (…) and `import` (…) takes `--format table|json|csv|markdown` and `--exact`;
-    `check` and `diff` also take `--format github|junit`': true of every command, as the README says."""
-    m = re.search(r"Every command but `(\w+)` \([^)]*\) and `(\w+)` \([^)]*\) takes `--format ([a-z|]+)` and "
-                  r"`--exact`; `(\w+)` and `(\w+)` also take `--format ([a-z|]+)`", COMMANDS_SECTION.replace("\n", " "))
+    """'Every command but `schema` (…), `import` (…) and `report` (…) takes `--format table|json|csv|markdown`
+    and `--exact`; `check` and `diff` also take `--format github|junit`': true of every command, as the README says."""
+    m = re.search(r"Every command but `(\w+)` \([^)]*\), `(\w+)` \([^)]*\) and `(\w+)` \([^)]*\) takes `--format "
+                  r"([a-z|]+)` and `--exact`; `(\w+)` and `(\w+)` also take `--format ([a-z|]+)`",
+                  COMMANDS_SECTION.replace("\n", " "))
     assert m, "the README's sentence about --format and --exact"
-    without, base, extra = {m.group(1), m.group(2)}, set(m.group(3).split("|")), set(m.group(6).split("|"))
-    more = {m.group(4), m.group(5)}
+    without, base, extra = {m.group(1), m.group(2), m.group(3)}, set(m.group(4).split("|")), set(m.group(7).split("|"))
+    more = {m.group(5), m.group(6)}
     for name in COMMANDS:
         opts = {o: p for p in _options(GROUP.commands[name]) for o in p.opts}
         if name in without:

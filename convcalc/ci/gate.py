@@ -13,7 +13,7 @@ the spec), with a warning when sources disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +32,7 @@ from convcalc.ci.budgets_file import (
 from convcalc.ci.collect import Model, analyze_models, expand, load, not_a_spec, source_key
 from convcalc.ci.limits import Outcome, evaluate, fields_at, origin, unknown_outputs
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError, UsageError
+from convcalc.graph import Graph
 from convcalc.graph.names import name_hint
 from convcalc.lang.spec import Settings, Spec
 from convcalc.lang.yaml_source import Document, EmptyDocument
@@ -49,6 +50,10 @@ class ModelResult:
     report: Report
     outcomes: tuple[Outcome, ...]
     rf_at: str | None = None
+    #: the expanded graph (for further passes: a sweep's memory column)
+    graph: Graph | None = field(default=None, compare=False, repr=False)
+    #: the memory and latency metrics the budgets limit, as measured for them
+    measured: Mapping[str, Num] = field(default_factory=dict, compare=False)
 
     @property
     def status(self) -> Literal["pass", "fail", "no_budget"]:
@@ -264,7 +269,7 @@ def check_document(doc: Document, files: Sequence[BudgetsFile] = (), cli: Budget
             continue
         outcomes = evaluate(model.report, budgets, anchor, fields, measured)
         warnings += _loosened(outcomes)
-        results.append(ModelResult(model.spec.name, model.report, outcomes, name))
+        results.append(ModelResult(model.spec.name, model.report, outcomes, name, model.graph, measured))
     unique = tuple(dict.fromkeys(warnings))
     if problems:
         return SpecResult(doc.file, tuple(results), SpecError(problems.items, problems.count), unique)

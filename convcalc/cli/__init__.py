@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -18,6 +19,8 @@ from convcalc import __version__
 from convcalc.errors import ConvcalcError
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from convcalc.lang.spec import Settings
     from convcalc.metrics.analysis import Report
     from convcalc.outputs.views import Table
@@ -190,6 +193,11 @@ def main(
     """Exact params, MACs and receptive fields of convolutional networks."""
 
 
+PlotOpt = typer.Option(None, "--plot", metavar="FILE.png|svg",
+                       help="Also draw a picture to FILE (PNG or SVG, by its suffix; needs matplotlib, the plot "
+                            "extra); several models: FILE-1.png, FILE-2.png, …")
+
+
 @app.command()
 def show(
     spec: str = typer.Argument(..., help="A spec file or a zoo model name."),
@@ -199,6 +207,9 @@ def show(
         None, "--depth", metavar="N",
         help="Per block at nesting depth N instead of per layer: params, MACs, activations, share of MACs "
              "(1: top-level blocks and layers, e.g. layer1..layer4 and fc of a ResNet; 2: the blocks in them)."),
+    bars: bool = typer.Option(False, "--bars", help="Also each row's share of the MACs as a bar (table and "
+                                                     "markdown; 10 cells = 100%)."),
+    plot: str | None = PlotOpt,
     alternative: str | None = AlternativeOpt,
     set_: list[str] | None = SetOpt,
     size: str | None = SizeOpt,
@@ -208,12 +219,45 @@ def show(
     from convcalc.outputs import render, views
 
     n = _depth(depth)
+    if plot is not None:
+        check_picture(plot)
     reports = _alternatives(_reports(spec, _settings(set_, size, batch), memory=fmt is not Format.csv), alternative)
     if n is None:
-        _emit_models(reports, fmt, exact, render.show_csv, views.show_table)
+        _emit_models(reports, fmt, exact, render.show_csv, lambda r, e: views.show_table(r, e, bars))
     else:
         _emit_models(reports, fmt, exact, lambda r: render.depth_csv(r, n),
-                     lambda r, e: views.depth_table(r, n, e), n)
+                     lambda r, e: views.depth_table(r, n, e, bars), n)
+    if plot is not None:
+        from convcalc.outputs import plot as pictures
+
+        write_pictures(plot, [(r.name, partial(pictures.layers_figure, r)) for r in reports])
+
+
+def check_picture(path: str) -> None:
+    """Before any work: a --plot file name must end in .png or .svg, and matplotlib must be installed (exit 2)."""
+    from convcalc.outputs.plot_check import MISSING, have_matplotlib, picture_format
+
+    _guard(lambda: picture_format(path))
+    if not have_matplotlib():
+        sys.stderr.write(f"--plot: {MISSING}\n")
+        raise typer.Exit(2)
+
+
+def _save(make: Callable[[], Figure], path: str) -> None:
+    from convcalc.outputs.plot import save
+
+    save(make(), path)
+
+
+def write_pictures(path: str, figures: Sequence[tuple[str, Callable[[], Figure]]]) -> None:
+    """Draw and save each figure (``path``, or ``path-1``, ``path-2``, … for several), saying so on stderr."""
+    from convcalc.outputs.plot_check import numbered
+
+    for k, (what, make) in enumerate(figures, 1):
+        out = numbered(path, k, len(figures))
+        _guard(partial(_save, make, out))
+        sys.stdout.flush()
+        sys.stderr.write(f"wrote {out}" + (f" ({what})" if len(figures) > 1 else "") + "\n")
 
 
 def _depth(text: str | None) -> int | None:
@@ -305,54 +349,6 @@ def _spec_name(source: str) -> str:
     return source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
 
 
-@app.command()
-def rf(
-    spec: str = typer.Argument(..., help="A spec file or a zoo model name."),
-    fmt: Format = FormatOpt,
-    exact: bool = ExactOpt,
-    map_layer: str | None = typer.Option(
-        None, "--map", metavar="LAYER",
-        help="Show which input pixels the centre unit of LAYER (a layer or named block of the rf table) depends on, "
-             "through how many paths, and its effective receptive field (50% and 95% of the paths)."),
-    alternative: str | None = AlternativeOpt,
-    set_: list[str] | None = SetOpt,
-    size: str | None = SizeOpt,
-    batch: str | None = BatchOpt,
-) -> None:
-    """Receptive field of every layer and named block (size, period where units differ, effective stride,
-    padding, centre; h×w), and of every output with its centre unit's window and effective receptive field."""
-    from convcalc.outputs import render, views
-
-    settings = _settings(set_, size, batch)
-    if map_layer is not None:
-        _footprints(spec, map_layer, fmt, alternative, settings)
-        return
-    _emit_models(_alternatives(_reports(spec, settings, erf=True), alternative), fmt, exact, render.rf_csv,
-                 lambda r, e: [views.rf_table(r, e), views.rf_outputs_table(r)])
-
-
-def _footprints(spec: str, layer: str, fmt: Format, alternative: str | None, settings: Settings) -> None:
-    from convcalc.lang.sources import open_source
-    from convcalc.metrics.analysis import graphs_of, pick
-    from convcalc.metrics.footprint import footprints, lacking
-    from convcalc.outputs import render, views
-
-    graphs = _guard(lambda: pick(graphs_of(open_source(spec), settings), alternative))
-    items = _guard(lambda: footprints(graphs, layer))
-    if fmt is Format.json:
-        _out(render.footprint_json(items), "json")
-    elif fmt is Format.csv:
-        _out(render.footprint_csv(items))
-    else:
-        text = "\n".join(line for model, fp in items for line in views.footprint_text(model, fp)) + "\n"
-        _out(f"```\n{text}```\n" if fmt is Format.markdown else text)
-    missing = lacking(graphs, layer)
-    if missing:
-        sys.stdout.flush()
-        sys.stderr.write(f"rf --map: {len(missing)} of {len(graphs)} alternatives have no layer or named block "
-                         f"{layer!r}, left out: {', '.join(repr(m) for m in missing)}\n")
-
-
 def run(argv: list[str] | None = None) -> None:
     """Console entry point."""
     import gc
@@ -374,8 +370,14 @@ def run(argv: list[str] | None = None) -> None:
         gc.enable()
 
 
-# the CI commands (check, diff) live in their own module and register on ``app`` when it is imported
+# the other commands live in their own modules and register on ``app`` when they are imported; rf first, so that
+# --help lists it after compare, as before it had its own module
+from convcalc.cli import receptive as _receptive  # noqa: E402,F401
+
+# isort: split
 from convcalc.cli import ci as _ci  # noqa: E402,F401
 from convcalc.cli import importer as _importer  # noqa: E402,F401
 from convcalc.cli import listing as _listing  # noqa: E402,F401
 from convcalc.cli import memory as _memory  # noqa: E402,F401
+from convcalc.cli import report as _report  # noqa: E402,F401
+from convcalc.cli import sweep as _sweep  # noqa: E402,F401

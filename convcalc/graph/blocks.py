@@ -3,11 +3,14 @@ as the part of the walk that :class:`convcalc.graph.build.Builder` inherits."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import Collector, KeyPath, Location
+from convcalc.graph.context import Ctx
 from convcalc.graph.nodes import BlockEnd, Node
-from convcalc.graph.scope import Scope, declared
+from convcalc.graph.replay import Expansion, expand
+from convcalc.graph.scope import Scope, declared, declared_in
 from convcalc.kinds.values import ArgError, boolean, non_negative, positive
 from convcalc.lang.expr import UNKNOWN, integral, is_computed, is_expression
 from convcalc.lang.expr_values import describe
@@ -35,24 +38,6 @@ BLOCK_KEYS: dict[str, tuple[str, ...]] = {
 BRANCH_MERGES = ("add", "concat", "mul")
 
 
-class Ctx(NamedTuple):
-    """Where the walk is: variables, the chain of named-block calls, training-only and side flags."""
-
-    env: dict[str, Any]
-    calls: tuple[tuple[str, Location], ...] = ()
-    training_only: bool = False
-    side: bool = False
-    #: the file being walked, when not the spec's own (the body of an included named block)
-    doc: Document | None = None
-
-    def via(self) -> str:
-        """``via bottleneck at spec.yaml:12:5; …`` for a problem inside named-block calls, or ''."""
-        vias = [f"via {name} at {loc}" for name, loc in reversed(self.calls)]
-        if len(vias) > 6:  # a runaway chain of calls: the innermost and the outermost ones
-            vias = vias[:3] + [f"… {len(vias) - 5} more …"] + vias[-2:]
-        return "; ".join(vias)
-
-
 class TooLarge(Exception):
     """The model passed an expansion limit (the diagnostic is already collected): stop walking."""
 
@@ -70,6 +55,14 @@ class BlockWalker:
     edges: int
     failed: set[str]
     rf: ReceptivePass
+    depth: int
+    known: dict[str, int]
+    warnings: dict[tuple[Location, KeyPath], str]
+    block_at: list[int]
+    lookups: int
+    expansions: dict[tuple[Hashable, ...], Expansion]
+    replayable: dict[int, bool]
+    sized: bool
 
     if TYPE_CHECKING:  # provided by Builder
         def err(self, path: KeyPath, message: str, hint: str, ctx: Ctx) -> None: ...
@@ -121,7 +114,7 @@ class BlockWalker:
         named = "name" in args
         segment = named or (kind in ("repeat", "dense") and not inline) or kind == "side"
         full = self.name_of(args, path, scope, kind, ctx) if segment else None
-        inner = Scope(full + "/", declared([{kind: args}], True)) if full is not None else scope
+        inner = Scope(full + "/", declared_in(kind, args)) if full is not None else scope
         out = getattr(self, "_" + kind)(args, path, x, inner, ctx, full, scope)
         if named and full is not None and out is not None:
             self.end_block(full, kind, out, path, ctx)
@@ -234,6 +227,7 @@ class BlockWalker:
 
     def changed(self, x: int, y: int) -> bool:
         """Whether a body from node x to node y changed the shape or the effective stride."""
+        self.sized = True  # (the shape's change may depend on the size)
         if self.nodes[x].shape != self.nodes[y].shape:
             return True
         self.rf.upto(y)
@@ -394,7 +388,7 @@ class BlockWalker:
         inner = Scope(full + "/" if own else scope.prefix, declared(t.body))
         new_ctx = Ctx({**base, **env}, ctx.calls + ((t.name, self.loc(path, ctx)),), ctx.training_only, ctx.side,
                       t.doc or ctx.doc)
-        out = self.seq(t.body, t.path, x, inner, new_ctx, fresh=True)
+        out = expand(self, t, env, x, inner, new_ctx, full, ctx.calls)
         if out is not None:
             self.end_block(full, t.name, out, path, ctx)
         else:

@@ -10,27 +10,27 @@ The block kinds and named-block calls are in :mod:`convcalc.graph.blocks`.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from convcalc.errors import Collector, Diagnostic, KeyPath, Location, SpecError
-from convcalc.graph.blocks import BLOCK_KEYS, BLOCK_KINDS, BlockWalker, Ctx, TooLarge
-from convcalc.graph.nodes import BlockEnd, Graph, Node, Output
+from convcalc.graph.blocks import BLOCK_KEYS, BLOCK_KINDS, BlockWalker, TooLarge
+from convcalc.graph.checks import dead_nodes, training_only_used
+from convcalc.graph.context import Ctx
+from convcalc.graph.nodes import MAX_NODES, BlockEnd, Graph, Node
 from convcalc.graph.refs import RefWalker
-from convcalc.graph.scope import Scope, declared
-from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
+from convcalc.graph.replay import Expansion
+from convcalc.graph.resize import expanded
+from convcalc.graph.scope import Scope
+from convcalc.kinds.core import KINDS, Kind, Layer, LayerShapeError, Shape
 from convcalc.kinds.merge import MERGE_KINDS, SLICE, MergeError, merge_shape
 from convcalc.kinds.values import ArgError
 from convcalc.lang.expr import ExprError, Unknown, integral, interpolate_text, is_computed, is_expression, substitute
 from convcalc.lang.expr_values import describe
-from convcalc.lang.spec import NO_INPUT, ModelSpec, Spec
+from convcalc.lang.spec import ModelSpec, Spec
 from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
 from convcalc.metrics.cost import cost_pass
 from convcalc.metrics.receptive import ReceptivePass
-
-#: Most nodes one model may expand to (repeat, dense and templates multiply). The same limit bounds
-#: the walk (every layer, block and template call visited, every repeat/dense iteration) and the
-#: connections (inputs of every layer and merge; a dense block of n iterations makes n·(n+1)/2).
-MAX_NODES = 2_000_000
 
 
 class Builder(BlockWalker, RefWalker):
@@ -51,6 +51,19 @@ class Builder(BlockWalker, RefWalker):
         self.depth = 0  # nesting of item() calls, across template calls
         #: warnings by the key path they are about (a named block's body is walked once per call)
         self.warnings: dict[tuple[Location, KeyPath], str] = {}
+        #: the number of nodes when each block ended (the order of nodes and blocks, for a replay)
+        self.block_at: list[int] = []
+        #: names looked up (``from:``, merges by name, ``like:``), and the expansions of calls
+        #: (:mod:`convcalc.graph.replay`)
+        self.lookups = 0
+        #: the input's height or width decided something (:mod:`convcalc.graph.resize`)
+        self.sized = False
+        self.expansions: dict[tuple[Hashable, ...], Expansion] = {}
+        self.replayable: dict[int, bool] = {}
+        #: the arguments each kind takes from ``defaults:`` (:meth:`defaults_of`)
+        self.kind_defaults: dict[str, tuple[tuple[str, Any], ...]] = {}
+        #: (document, key path) → its location (the documents are the spec's and its includes, alive throughout)
+        self.located: dict[tuple[int, KeyPath], Location] = {}
         self.rf = ReceptivePass(self.nodes, self.node_error)
 
     # ------------------------------------------------------------ diagnostics
@@ -61,8 +74,14 @@ class Builder(BlockWalker, RefWalker):
         self.errors.add(Diagnostic(self.loc(path, ctx), path, message, hint))
 
     def loc(self, path: KeyPath, ctx: Ctx) -> Location:
-        """Where ``path`` is, in the file being walked."""
-        return (ctx.doc or self.doc).loc(path)
+        """Where ``path`` is, in the file being walked (a named block's body is walked once per call: each
+        place is looked up once per build)."""
+        doc = ctx.doc or self.doc
+        key = (id(doc), path)
+        found = self.located.get(key)
+        if found is None:
+            found = self.located[key] = doc.loc(path)
+        return found
 
     def node_error(self, node: Node, message: str, hint: str) -> None:
         """A problem a metric pass found at a node (where it was written, with its chain of calls)."""
@@ -102,6 +121,7 @@ class Builder(BlockWalker, RefWalker):
 
     def end_block(self, name: str, kind: str, node: int, path: KeyPath, ctx: Ctx) -> None:
         self.blocks.append(BlockEnd(name, kind, node, self.loc(path, ctx)))
+        self.block_at.append(len(self.nodes))
         self.known[name] = node
 
     # ------------------------------------------------------------ walking
@@ -191,6 +211,8 @@ class Builder(BlockWalker, RefWalker):
         return None
 
     def sub(self, value: Any, path: KeyPath, ctx: Ctx, interpolate: bool = False) -> tuple[bool, Any]:
+        if not self.sized and _reads_size(value):
+            self.sized = True
         try:
             if interpolate and isinstance(value, str) and "${" in value and not is_expression(value):
                 return True, interpolate_text(value, ctx.env)
@@ -220,10 +242,13 @@ class Builder(BlockWalker, RefWalker):
 
     def value(self, raw: Any, path: KeyPath, ctx: Ctx, parse: Any, x: int | None) -> tuple[bool, Any]:
         """One argument: substituted, a float from an expression made an integer when integral, then parsed."""
-        good, v = self.sub(raw, path, ctx)
-        if not good:
-            return False, None
-        computed = is_computed(raw)
+        if isinstance(raw, (str, list)):
+            good, v = self.sub(raw, path, ctx)
+            if not good:
+                return False, None
+            computed = is_computed(raw)
+        else:  # a number, a boolean, null, a mapping: nothing to substitute
+            v, computed = raw, False
         if computed:
             v = integral(v)
         if computed and isinstance(raw, str) and "in_channels" in raw and ctx.calls and x is not None \
@@ -243,27 +268,30 @@ class Builder(BlockWalker, RefWalker):
     def layer(self, kind: str, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope,
               ctx: Ctx) -> int | None:
         ks = KINDS[kind]
+        params = ks.params
         values: dict[str, Any] = {}
         ok = True
         for key, raw in args.items():
             if key == "name":
                 continue
-            if key not in ks.params:
+            parse = params.get(key)
+            if parse is None:
                 from convcalc.kinds.aliases import unknown_argument
 
-                self.err(path + (key,), f"unknown argument {key!r} for {kind}", unknown_argument(key, kind, ks.params),
+                self.err(path + (key,), f"unknown argument {key!r} for {kind}", unknown_argument(key, kind, params),
                          ctx)
                 ok = False
                 continue
-            good, v = self.value(raw, path + (key,), ctx, ks.params[key], x)
+            good, v = self.value(raw, path + (key,), ctx, parse, x)
             if good:
                 values[key] = v
-            ok = ok and good
-        missing = [req for req in ks.required if req not in args]
+            else:
+                ok = False
+        missing = [req for req in ks.required if req not in args] if ks.required else []
         if missing:
             from convcalc.kinds.aliases import meant_arguments
 
-            missing = [req for req in missing if req not in meant_arguments(args, ks.params)]
+            missing = [req for req in missing if req not in meant_arguments(args, params)]
         for req in missing:  # (a misspelling of one was reported already)
             self.err(path, f"{kind} needs {req!r}", f"e.g. `- {kind}: {{{req}: ...}}`", ctx)
             ok = False
@@ -271,15 +299,11 @@ class Builder(BlockWalker, RefWalker):
         if problem:
             self.err(path, problem, hint, ctx)
             ok = False
-        if ks.conv_like and "bias" not in values and self.spec.defaults.bias is not None:
-            values["bias"] = self.spec.defaults.bias
-        if (ks.conv_like or ks.pool_like) and "padding" not in values and "padding" in ks.params \
-                and self.spec.defaults.padding is not None:
-            values["padding"] = self.spec.defaults.padding
-        if ks.group == "activation" and "inplace" in ks.params and "inplace" not in values \
-                and self.spec.defaults.inplace is not None:
-            values["inplace"] = self.spec.defaults.inplace
+        for key, default in self.defaults_of(ks):
+            if key not in values:
+                values[key] = default
         if "like" in values:  # upsample to the height and width of another layer
+            self.sized = True
             like = self.ref(values.pop("like"), path + ("like",), scope, ctx)
             ok = ok and like is not None
             if like is not None:
@@ -289,6 +313,20 @@ class Builder(BlockWalker, RefWalker):
         if out is None:
             self.failed.add(name)
         return out
+
+    def defaults_of(self, ks: Kind) -> tuple[tuple[str, Any], ...]:
+        """The arguments a layer of kind ``ks`` takes from the spec's ``defaults:`` when it does not give them:
+        ``bias`` (conv-like), ``padding`` (conv- and pool-like), ``inplace`` (activations that run in place)."""
+        known = self.kind_defaults.get(ks.name)
+        if known is None:
+            d = self.spec.defaults
+            known = tuple((key, value) for key, value, applies in (
+                ("bias", d.bias, ks.conv_like),
+                ("padding", d.padding, (ks.conv_like or ks.pool_like) and "padding" in ks.params),
+                ("inplace", d.inplace, ks.group == "activation" and "inplace" in ks.params),
+            ) if applies and value is not None)
+            self.kind_defaults[ks.name] = known
+        return known
 
     def apply(self, layer: Layer, x: int, path: KeyPath, ctx: Ctx) -> int | None:
         src = self.nodes[x]
@@ -334,31 +372,11 @@ class Builder(BlockWalker, RefWalker):
         self.nodes[idx].split_start = start
         return idx
 
-def _training_only_used(b: Builder, outputs: list[Output]) -> None:
-    """A training-only layer (in a ``side`` block with ``training_only: true``) is not in the inference pass:
-    an output or a layer of the inference pass that reads it is an error."""
-    for o in outputs:
-        node = b.nodes[o.node]
-        if node.training_only:
-            b.node_error(node, f"output {node.name!r} is a training-only layer: the inference pass does not run it",
-                         "declare outputs from the main path, or drop training_only from the side block")
-    for node in b.nodes:
-        if node.training_only:
-            continue
-        for i in node.inputs:
-            if b.nodes[i].training_only:
-                b.node_error(node, f"{node.name!r} reads the training-only layer {b.nodes[i].name!r}, which the "
-                             "inference pass does not run", "read it from the main path, or drop training_only")
-                break
-
-
-def _dead(nodes: list[Node], outputs: list[Output]) -> frozenset[int]:
-    """Nodes from which no output can be reached, other than the input and ``side`` blocks' nodes."""
-    live = {o.node for o in outputs}
-    for node in reversed(nodes):
-        if node.index in live or node.side:
-            live.update(node.inputs)
-    return frozenset(n.index for n in nodes if n.index not in live and not n.side and n.kind != "input")
+def _reads_size(value: Any) -> bool:
+    """Whether a spec value may read the input's height or width (an expression naming in_height or in_width)."""
+    if isinstance(value, list):
+        return any(_reads_size(v) for v in value)
+    return isinstance(value, str) and ("in_height" in value or "in_width" in value)
 
 
 def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None,
@@ -373,29 +391,18 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None,
     col = errors if errors is not None else Collector()
     before = col.count
     b = Builder(spec, model, col)
-    x0 = b.start() if model.input is not NO_INPUT else None
-    outputs: list[Output] = []
-    try:
-        out = b.seq(model.layers, model.path, x0, Scope("", declared(model.layers)), Ctx(dict(spec.params)))
-        if out is not None:
-            outputs = b.outputs(out)
-    except TooLarge:  # the diagnostic is collected
-        out = None
-    except RecursionError:  # a safety net: the nesting limit and the YAML depth limit keep the walk shallow
-        col.add(Diagnostic(spec.doc.loc(model.path), model.path, "the model nests too deeply to expand",
-                           "blocks or named blocks probably call each other without end"))
-        out = None
+    out, outputs = expanded(b, spec, model)
     if b.nodes and receptive:
         b.rf.upto(len(b.nodes) - 1)
     if outputs and b.referenced:  # (without references nothing can read a side block)
-        _training_only_used(b, outputs)
+        training_only_used(b, outputs)
     if col.count > before or out is None or not outputs:
         if errors is None:
             col.raise_if_any(SpecError)
         return None
     cost_pass(b.nodes)
     # without references and declared outputs every node but a side block's feeds the last one
-    dead = _dead(b.nodes, outputs) if model.outputs is not None or b.referenced else frozenset()
+    dead = dead_nodes(b.nodes, outputs) if model.outputs is not None or b.referenced else frozenset()
     warnings = [*spec.doc.notes, *(f"{loc}: {message}" for (loc, _), message in b.warnings.items())]
     warnings += [f"layer {b.nodes[i].name!r} feeds no output: not counted in the totals" for i in sorted(dead)]
     return Graph(model.name, model.description, b.nodes[0].shape, model.input.batch, b.nodes, b.blocks, outputs,

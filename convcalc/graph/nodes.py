@@ -9,6 +9,11 @@ from convcalc.errors import KeyPath, Location
 from convcalc.kinds.core import ZERO, Cost, Layer, Shape
 from convcalc.metrics.receptive import NO_RF, RF, Field
 
+#: Most nodes one model may expand to (repeat, dense and templates multiply). The same limit bounds
+#: the walk (every layer, block and template call visited, every repeat/dense iteration) and the
+#: connections (inputs of every layer and merge; a dense block of n iterations makes n·(n+1)/2).
+MAX_NODES = 2_000_000
+
 
 @dataclass(slots=True)
 class Node:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import KeyPath
-from convcalc.graph.blocks import Ctx
+from convcalc.graph.context import Ctx
 from convcalc.graph.names import resolve, resolve_each
 from convcalc.graph.nodes import Node, Output
 from convcalc.graph.scope import Scope
@@ -21,6 +21,7 @@ class RefWalker:
     #: full names of layers and blocks whose expansion failed (a reference to one reports nothing more)
     failed: set[str]
     referenced: bool
+    lookups: int
 
     if TYPE_CHECKING:  # provided by Builder
         from convcalc.lang.spec import ModelSpec
@@ -46,6 +47,7 @@ class RefWalker:
                      "e.g. from: enc3, or from: [up3, enc3]", ctx)
             return None
         self.referenced = True
+        self.lookups += 1
         node, message, hint = resolve(name.strip("/"), scope.prefix, self.known)
         if node is None and resolve(name.strip("/"), scope.prefix, dict.fromkeys(self.failed, 0))[0] is None:
             self.err(path, message, hint, ctx)  # (a name whose expansion failed was reported there)
@@ -57,6 +59,7 @@ class RefWalker:
         if not ok:
             return [None]
         self.referenced = True
+        self.lookups += 1
         nodes, message, hint = resolve_each(str(name).strip("/"), scope.prefix, self.known)
         if nodes is None:
             self.err(path, message, hint, ctx)

@@ -16,7 +16,7 @@ class Scope:
     def __init__(self, prefix: str, reserved: Iterable[str]) -> None:
         self.prefix = prefix
         self.taken: set[str] = set()
-        self.reserved = set(reserved)
+        self.reserved = frozenset(reserved)
         self.counters: dict[str, int] = {}
 
     def auto(self, kind: str) -> str:
@@ -38,26 +38,50 @@ class Scope:
 
 
 
-def declared(items: Any, inside: bool = False) -> set[str]:
-    """User-given names that land directly in a scope (looking through unnamed blocks).
+def declared(items: Any) -> frozenset[str]:
+    """User-given names that land directly in the scope of a layer list (looking through unnamed blocks).
 
-    With ``inside``, the single item is the block that owns the scope: look into it whatever its name.
-    """
-    out: set[str] = set()
+    Remembered by the list's identity (a named block's body or a repeat's is walked once per call or
+    iteration; the list is kept beside its names, so its id is not another's while it is remembered)."""
     if not isinstance(items, list):
-        return out
+        return frozenset()
+    known = _DECLARED.get(id(items))
+    if known is not None and known[0] is items:
+        return known[1]
+    out: set[str] = set()
     for item in items:
         if not isinstance(item, dict) or len(item) != 1:
             continue
         ((kind, args),) = item.items()
         if not isinstance(args, dict):
             continue
-        if isinstance(args.get("name"), str) and not inside:
+        if isinstance(args.get("name"), str):
             out.add(args["name"])
         elif kind in TRANSPARENT:
-            for key in ("body", "shortcut", "projection"):
-                out |= declared(args.get(key))
-            paths = args.get("paths")
-            for path in paths if isinstance(paths, list) else []:
-                out |= declared(path)
-    return out
+            out |= _through(args)
+    names = frozenset(out)
+    if len(_DECLARED) >= 4096:
+        _DECLARED.clear()
+    _DECLARED[id(items)] = (items, names)
+    return names
+
+
+def declared_in(kind: str, args: dict[str, Any]) -> frozenset[str]:
+    """User-given names that land directly in the scope of a block (``kind: args``) that owns the scope: its
+    own name is the scope's, so look into it whatever its name."""
+    return _through(args) if kind in TRANSPARENT else frozenset()
+
+
+def _through(args: dict[str, Any]) -> frozenset[str]:
+    """The names a transparent block's layer lists (body, shortcut, projection, paths) declare."""
+    out: set[str] = set()
+    for key in ("body", "shortcut", "projection"):
+        out |= declared(args.get(key))
+    paths = args.get("paths")
+    for path in paths if isinstance(paths, list) else []:
+        out |= declared(path)
+    return frozenset(out)
+
+
+#: the names of each layer list, by the list's identity (the list kept beside them)
+_DECLARED: dict[int, tuple[list[Any], frozenset[str]]] = {}

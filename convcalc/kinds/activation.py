@@ -131,13 +131,13 @@ def activation_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program
     n = count(*inp, run.batch)
     src = run.source(inp)
     if getattr(layer.args, "inplace", False) and run.inplace:
-        return in_place(layer.kind in SAVES_RESULT_IN_PLACE, n)._replace(layout=run.layout)
+        return in_place(layer.kind in SAVES_RESULT_IN_PLACE, n, run.layout)
     if layer.kind in SAVES_RESULT:
-        return saves_output(n)._replace(layout=() if layer.kind == "softmax" else elementwise(src[0], src))
+        return saves_output(n, layout=() if layer.kind == "softmax" else elementwise(src[0], src))
     if isinstance(layer.args, PReLUArgs):
         (step,) = saves_input(n, 1).steps
         return Program((low(step, inp.c if layer.args.per_channel else 1),), 1, layout=like(src))
-    return saves_input(n)._replace(layout=elementwise(src[0], src))
+    return saves_input(n, layout=elementwise(src[0], src))
 
 
 def _act(name: str, params: dict[str, object] | None = None) -> Kind:

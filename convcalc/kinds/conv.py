@@ -20,9 +20,8 @@ from convcalc.kinds.core import (
     Shape,
     area,
     axis_out,
-    k_eff,
+    paddings,
     register,
-    resolve_padding,
     window_reads,
 )
 from convcalc.kinds.layout import Strides, canonical, convolved, formatted, strides
@@ -84,9 +83,8 @@ def conv_shape(layer: Layer, inp: Shape) -> Shape:
                               "torchvision's deform_conv2d requires it")
     if layer.kind == "deconv":
         return _deconv_shape(a, inp, cout)
-    h, w = (axis_out(a.kernel[ax], a.stride[ax], a.dilation[ax], a.padding, ax, i)
-            for ax, i in enumerate((inp.h, inp.w)))
-    return Shape(cout, h, w)
+    return Shape(cout, axis_out(a.kernel[0], a.stride[0], a.dilation[0], a.padding, 0, inp.h),
+                 axis_out(a.kernel[1], a.stride[1], a.dilation[1], a.padding, 1, inp.w))
 
 
 def _deconv_shape(a: ConvArgs, inp: Shape, cout: int) -> Shape:
@@ -252,12 +250,10 @@ def conv_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
                        layout=layout)
     kernel = (1, 1) if layer.kind == "pwconv" else a.kernel
     dilation = (1, 1) if layer.kind == "pwconv" else a.dilation
-    stride = a.stride
-    pads = tuple(resolve_padding(a.padding, ax, i, k_eff(kernel[ax], dilation[ax]), stride[ax])
-                 for ax, i in enumerate((inp.h, inp.w)))
+    pads = paddings(a.padding, inp, kernel, a.stride, dilation)
     steps: list[Step] = []
     src = 0
-    if padded_first(pads):  # type: ignore[arg-type]
+    if padded_first(pads):
         (pt, pb), (pl, pr) = pads
         steps.append(Step((0,), new(count(inp.c, inp.h + pt + pb, inp.w + pl + pr, b))))
         src = 1
@@ -304,9 +300,8 @@ def conv_layout(layer: Layer, inp: Shape, out: Shape, run: Run) -> Strides:
         return canonical((b, *out), strides(full, made))
     kernel = (1, 1) if layer.kind == "pwconv" else a.kernel
     dilation = (1, 1) if layer.kind == "pwconv" else a.dilation
-    pads = tuple(resolve_padding(a.padding, ax, i, k_eff(kernel[ax], dilation[ax]), a.stride[ax])
-                 for ax, i in enumerate((inp.h, inp.w)))
-    if padded_first(pads):  # type: ignore[arg-type]
+    pads = paddings(a.padding, inp, kernel, a.stride, dilation)
+    if padded_first(pads):
         (pt, pb), (pl, pr) = pads
         padded = (b, inp.c, inp.h + pt + pb, inp.w + pl + pr)
         src = (padded, formatted(padded, src))

@@ -14,7 +14,7 @@ ceil_mode rule); TensorFlow SAME: o = ⌈i/s⌉, pad = max((o − 1)·s + k_eff 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -100,6 +100,21 @@ class Cost:
 ZERO = Cost()
 
 
+def total(costs: Iterable[Cost]) -> Cost:
+    """The sum of costs, field by field (as ``+`` over them, ZERO for none; one Cost made, not one per term)."""
+    p = b = m = a = u = d = c = s = 0
+    for x in costs:
+        p += x.params
+        b += x.buffers
+        m += x.macs
+        a += x.adds
+        u += x.muls
+        d += x.divs
+        c += x.cmps
+        s += x.special
+    return Cost(p, b, m, a, u, d, c, s)
+
+
 def area(s: Shape) -> int:
     """H·W of a feature map."""
     return s.h * s.w
@@ -125,6 +140,12 @@ def resolve_padding(pad: Padding, axis: int, i: int, ke: int, s: int) -> tuple[i
         total = max((o - 1) * s + ke - i, 0)
         return total // 2, total - total // 2
     return pad[axis]
+
+
+def paddings(pad: Padding, inp: Shape, kernel: Pair, stride: Pair, dilation: Pair) -> tuple[Pair, Pair]:
+    """(p_begin, p_end) on each axis of a window of ``kernel`` on ``inp`` (:func:`resolve_padding`)."""
+    return (resolve_padding(pad, 0, inp.h, k_eff(kernel[0], dilation[0]), stride[0]),
+            resolve_padding(pad, 1, inp.w, k_eff(kernel[1], dilation[1]), stride[1]))
 
 
 def window_out(i: int, ke: int, s: int, pb: int, pe: int, axis: int, ceil_mode: bool = False) -> int:
@@ -154,11 +175,8 @@ def axis_out(k: int, s: int, d: int, pad: Padding, ax: int, i: int, ceil_mode: b
 
 def window_reads(kernel: Pair, stride: Pair, pad: Padding, dilation: Pair, inp: Shape) -> AxisReads:
     """The reads of a sliding window (conv or pool) on each axis: unit u reads u·s − p_begin + t·d, t < k."""
-    out = []
-    for ax, i in enumerate((inp.h, inp.w)):
-        pb, _ = resolve_padding(pad, ax, i, k_eff(kernel[ax], dilation[ax]), stride[ax])
-        out.append(window(kernel[ax], stride[ax], pb, dilation[ax]))
-    return out[0], out[1]
+    (ph, _), (pw, _) = paddings(pad, inp, kernel, stride, dilation)
+    return window(kernel[0], stride[0], ph, dilation[0]), window(kernel[1], stride[1], pw, dilation[1])
 
 
 # ---------------------------------------------------------------- the registry

@@ -12,12 +12,14 @@ else a contiguous copy), and the format an operation asks of its input (:func:`s
 Results: a new result in its input's suggested format (:func:`formatted`: pools, upsampling, pixel
 shuffles, ``F.pad``; :func:`convolved`, :func:`batch_normed` and :func:`concatenated` refine it),
 TensorIterator's elementwise result (:func:`elementwise`: activations, arithmetic, dropout), and views (a
-channel slice keeps its input's strides; :func:`view`).
+channel slice keeps its input's strides; :func:`view`). The tests asked most are memoised (pure functions of
+sizes and strides, which the rules ask of the same few maps again and again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 Sizes = tuple[int, ...]
 Strides = tuple[int, ...]
@@ -25,6 +27,7 @@ Strides = tuple[int, ...]
 Operand = tuple[Sizes, Strides]
 
 
+@lru_cache(maxsize=4096)
 def contiguous(sizes: Sizes) -> Strides:
     """Row-major strides: each the product of the sizes after it (a size 0 or 1 counted as 1)."""
     out = [1] * len(sizes)
@@ -60,11 +63,13 @@ def _packed(sizes: Sizes, layout: Strides, order: tuple[int, ...]) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def is_contiguous(sizes: Sizes, layout: Strides) -> bool:
     """``Tensor.is_contiguous()``: row-major, the dimensions of size 1 skipped."""
     return _packed(sizes, layout, tuple(range(len(sizes) - 1, -1, -1)))
 
 
+@lru_cache(maxsize=4096)
 def is_channels_last(sizes: Sizes, layout: Strides) -> bool:
     """``Tensor.is_contiguous(memory_format=torch.channels_last)``: C, W, H, N in order, sizes 1 skipped."""
     return _packed(sizes, layout, (1, 3, 2, 0))
@@ -82,6 +87,7 @@ def is_dense(sizes: Sizes, layout: Strides) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def suggests_channels_last(sizes: Sizes, layout: Strides) -> bool:
     """``suggest_memory_format() == channels_last`` (c10's ``is_channels_last_strides_2d_s4``): the strides
     grow through C, W, H, N, ambiguous cases falling back to contiguous (a trivial C stride, an N×1×1×1
@@ -106,6 +112,7 @@ def formatted(sizes: Sizes, src: Operand) -> Strides:
     return canonical(sizes, channels_last(sizes)) if suggests_channels_last(*src) else ()
 
 
+@lru_cache(maxsize=4096)
 def elementwise(sizes: Sizes, *operands: Operand) -> Strides:
     """TensorIterator's result of an elementwise operation on ``operands`` (in order; a 0-dim scalar is
     ``((), ())``). Same shapes all contiguous, all channels last, or all dense with equal strides: that

@@ -241,7 +241,7 @@ def scale_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
         (step,) = saves_input(n, 1).steps
         layout = elementwise(sizes, run.source(inp), ((inp.c, 1, 1), ()))
         return Program((step._replace(autocast=PROMOTE),), 1, layout=layout)
-    return saves_nothing(n)._replace(layout=elementwise(sizes, run.source(inp), ((), ())))
+    return saves_nothing(n, layout=elementwise(sizes, run.source(inp), ((), ())))
 
 
 _NORM = {"affine": boolean, "bias": boolean, "eps": number}

@@ -20,8 +20,8 @@ from convcalc.kinds.core import (
     area,
     axis_out,
     k_eff,
+    paddings,
     register,
-    resolve_padding,
     window_reads,
 )
 from convcalc.kinds.layout import elementwise, formatted
@@ -206,8 +206,7 @@ def pool_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     b = run.batch
     n_out = count(*out, b)
     s = pool_stride(a)
-    pads = [resolve_padding(a.padding, ax, i, k_eff(a.kernel[ax], a.dilation[ax]), s[ax])
-            for ax, i in enumerate((inp.h, inp.w))]
+    pads = paddings(a.padding, inp, a.kernel, s, a.dilation)
     native = a.padding != "same" and all(pb == pe and pb <= k // 2 for (pb, pe), k in zip(pads, a.kernel,
                                                                                              strict=True))
     steps: list[Step] = []
@@ -243,7 +242,7 @@ def global_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
         indices = T(n_out, INT64)
         return Program((Step((0,), new(n_out), (0, indices)) if run.train else
                         Step((0,), new(n_out), temps=(indices,)),), layout=layout)
-    return saves_nothing(n_out)._replace(layout=layout)
+    return saves_nothing(n_out, layout=layout)
 
 
 def adaptive_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
@@ -259,8 +258,8 @@ def adaptive_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
         return Program((Step((0,), new(n_out), (0, indices)) if run.train else
                         Step((0,), new(n_out), temps=(indices,)),), layout=layout)
     if tuple(a.size) == (1, 1):
-        return saves_nothing(n_out)._replace(layout=layout)
-    return saves_input(n_out)._replace(layout=layout)
+        return saves_nothing(n_out, layout=layout)
+    return saves_input(n_out, layout=layout)
 
 
 _WINDOW = {"kernel": pos_pair, "stride": pos_pair, "padding": padding}

@@ -245,7 +245,7 @@ def reshape_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
     if layer.kind in ("dropout", "drop_path"):
         assert isinstance(a, DropArgs)
         if not run.train or a.p == 0:
-            return view()._replace(layout=run.layout)
+            return view(run.layout)
         if layer.kind == "drop_path":
             noise = elementwise(sizes, src, ((run.batch, 1, 1, 1), ()))
             return Program((Step((0,), new(n_out), (T(run.batch),)),), layout=noise)
@@ -254,15 +254,15 @@ def reshape_memory(layer: Layer, inp: Shape, out: Shape, run: Run) -> Program:
         layout = run.layout if into else elementwise(sizes, src, ((), ()) if a.p == 1 else (sizes, like(src)))
         return Program((Step((0,), 0 if into else new(n_out), (mask,)),), layout=layout)
     if layer.kind == "identity":
-        return view()._replace(layout=run.layout)
+        return view(run.layout)
     if layer.kind == "flatten":
         flat, copies = reshape(sizes, run.layout, (run.batch, n_out // run.batch))
         layout, _ = reshape((run.batch, n_out // run.batch), flat, (run.batch, *out))
         return Program((Step((0,), new(n_out) if copies else 0),), layout=layout)
     if isinstance(a, GroupsArgs):
         layout, copies = shuffled(src, a.groups)
-        return saves_nothing(n_out) if copies else view()._replace(layout=layout)
-    return saves_nothing(n_out)._replace(layout=formatted((run.batch, *out), src))
+        return saves_nothing(n_out) if copies else view(layout)
+    return saves_nothing(n_out, layout=formatted((run.batch, *out), src))
 
 
 def _kind(name: str, args: type, params: dict[str, object], required: tuple[str, ...], doc: str,

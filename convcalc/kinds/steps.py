@@ -130,19 +130,20 @@ def new(elements: int) -> T:
 # ---------------------------------------------------------------- the common programs
 
 
-def saves_input(n_out: int, params: int = 0) -> Program:
-    """Result new; saves its input (conv, linear, avg pool, GELU, SiLU, ReLU6, …)."""
-    return Program((Step((0,), new(n_out), (0,), weights=params > 0),), params)
+def saves_input(n_out: int, params: int = 0, layout: Strides = ()) -> Program:
+    """Result new (of strides ``layout``); saves its input (conv, linear, avg pool, GELU, SiLU, ReLU6, …)."""
+    return Program((Step((0,), new(n_out), (0,), weights=params > 0),), params, layout=layout)
 
 
-def saves_output(n_out: int, params: int = 0) -> Program:
-    """Result new; saves its result (ReLU, sigmoid, tanh, softmax)."""
-    return Program((Step((0,), new(n_out), (1,), weights=params > 0),), params)
+def saves_output(n_out: int, params: int = 0, layout: Strides = ()) -> Program:
+    """Result new (of strides ``layout``); saves its result (ReLU, sigmoid, tanh, softmax)."""
+    return Program((Step((0,), new(n_out), (1,), weights=params > 0),), params, layout=layout)
 
 
-def saves_nothing(n_out: int, params: int = 0) -> Program:
-    """Result new; saves nothing (concat, add, pixel shuffle, upsampling, a mean over the map, …)."""
-    return Program((Step((0,), new(n_out), weights=params > 0),), params)
+def saves_nothing(n_out: int, params: int = 0, layout: Strides = ()) -> Program:
+    """Result new (of strides ``layout``); saves nothing (concat, add, pixel shuffle, upsampling, a mean over the
+    map, …)."""
+    return Program((Step((0,), new(n_out), weights=params > 0),), params, layout=layout)
 
 
 def low(step: Step, saved: int, unsaved: int = 0) -> Step:
@@ -151,16 +152,16 @@ def low(step: Step, saved: int, unsaved: int = 0) -> Step:
     return step._replace(autocast=LOW, casts=(saved, unsaved))
 
 
-def view() -> Program:
-    """Result shares its input's storage; saves nothing (flatten, identity, a view)."""
-    return Program((Step((0,), 0),))
+def view(layout: Strides = ()) -> Program:
+    """Result shares its input's storage (with strides ``layout``); saves nothing (flatten, identity, a view)."""
+    return Program((Step((0,), 0),), layout=layout)
 
 
-def in_place(saves_result: bool, n: int) -> Program:
-    """In place: the result is the input's storage. Autograd saves the result where the derivative needs
-    only it (ReLU, leaky ReLU, ELU), else a copy of the input made before it is overwritten (ReLU6, SiLU,
-    hard-swish, hard-sigmoid, Mish: PyTorch's ``self.clone()``)."""
-    return Program((Step((0,), 0, (1,) if saves_result else (new(n),)),))
+def in_place(saves_result: bool, n: int, layout: Strides = ()) -> Program:
+    """In place: the result is the input's storage (its strides ``layout``). Autograd saves the result where
+    the derivative needs only it (ReLU, leaky ReLU, ELU), else a copy of the input made before it is overwritten
+    (ReLU6, SiLU, hard-swish, hard-sigmoid, Mish: PyTorch's ``self.clone()``)."""
+    return Program((Step((0,), 0, (1,) if saves_result else (new(n),)),), layout=layout)
 
 
 def count(c: int, h: int, w: int, batch: int) -> int:

@@ -196,7 +196,7 @@ def tokens_memory(layer: Layer, inp: Shape, out: Shape, run: st.Run) -> st.Progr
         layout = lay.canonical((b, *out), (s[0], s[1], s[2] * inp.h * inp.w, s[2]))
         return st.Program((st.Step((0,), st.new(st.count(*out, b)) if copies else 0),), layout=layout)
     if isinstance(a, SelectArgs):
-        return st.view()._replace(layout=lay.canonical((b, *out), lay.strides(sizes, run.layout)))
+        return st.view(lay.canonical((b, *out), lay.strides(sizes, run.layout)))
     params = 1 if isinstance(a, ClassTokenArgs) or (isinstance(a, PosEmbedArgs) and a.table == "learned") else 0
     prog = st.saves_nothing(st.count(*out, b), params)
     if isinstance(a, (ClassTokenArgs, PosEmbedArgs)):

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from convcalc.kinds.conv import ConvArgs
-from convcalc.kinds.core import Layer, Shape, k_eff, resolve_padding
+from convcalc.kinds.core import Layer, Shape, k_eff, paddings
 from convcalc.kinds.pool import PoolArgs, pool_stride
 from convcalc.kinds.values import Padding, Pair
 
@@ -23,9 +23,7 @@ Pads = tuple[Pair, Pair]  # ((top, bottom), (left, right))
 
 def resolve(pad: Padding, inp: Shape, kernel: Pair, stride: Pair, dilation: Pair) -> Pads:
     """Explicit (begin, end) padding per axis; TF ``same`` resolved for this input size."""
-    h, w = (resolve_padding(pad, ax, i, k_eff(kernel[ax], dilation[ax]), stride[ax])
-            for ax, i in enumerate((inp.h, inp.w)))
-    return h, w
+    return paddings(pad, inp, kernel, stride, dilation)
 
 
 def padded_conv(cin: int, cout: int, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair, groups: int,

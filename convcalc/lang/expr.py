@@ -3,8 +3,9 @@
 ``${width * 4}``, ``${2 if i == 0 else 1}``, ``${make_divisible(32 * width_mult, 8)}``,
 ``${stages[i].out}``. A whole value ``$name`` or ``${expr}`` is replaced by the value; inside a longer
 string (a name such as ``stage${i + 1}``) each ``${expr}`` is replaced by its text. The text is parsed
-with Python's own parser and walked node by node; nothing is ever passed to ``eval`` and no Python
-attribute or function of a value is ever reached.
+with Python's own parser and walked node by node (compiled once per text into plain functions of the
+variables, see "the evaluator" below); nothing is ever passed to ``eval`` and no Python attribute or
+function of a value is ever reached.
 
 Values
     integers (exact, any size up to the limits), real numbers (Python floats: ``0.75``, ``1.1``, ``1e-3``),
@@ -62,8 +63,8 @@ from typing import Any
 
 from convcalc.lang.expr_functions import _FUNCTIONS, _KEYWORDS, _SIGNATURES, make_divisible
 from convcalc.lang.expr_values import (
+    _SYMBOLS,
     _TOO_MANY_DIGITS,
-    _WHOLE,
     MAX_EXPR_DEPTH,
     MAX_EXPR_DIGITS,
     MAX_EXPR_LENGTH,
@@ -73,15 +74,17 @@ from convcalc.lang.expr_values import (
     ExprError,
     Unknown,
     _checked,
-    _is_list,
+    _compare,
+    _index,
     _is_number,
-    _items,
-    _keys,
+    _key,
     _number,
+    _power,
     _show,
     integral,
     is_computed,
     is_expression,
+    whole,
 )
 from convcalc.lang.yaml_source import MAX_INT, MAX_INT_DIGITS
 
@@ -100,17 +103,18 @@ def substitute(value: object, env: Mapping[str, Any]) -> Any:
         return [substitute(v, env) for v in value] if any(isinstance(v, (str, list)) for v in value) else value
     if not isinstance(value, str):
         return value
-    m = _WHOLE.match(value.strip())
-    if m is None:
+    form = whole(value)
+    if form is None:
         return value
-    if m.group(1) is not None:
-        name = m.group(1)
+    name, text = form
+    if name is not None:
         if name not in env:
             raise ExprError(f"unknown parameter ${name}" + _known(env))
         if env[name] is UNKNOWN:
             raise Unknown(name)
         return env[name]
-    return evaluate(m.group(2), env)
+    assert text is not None
+    return evaluate(text, env)
 
 
 _EMBEDDED = re.compile(r"\$\{([^}]*)\}")
@@ -149,13 +153,19 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     if len(text) > MAX_EXPR_LENGTH:
         raise ExprError(f"expression longer than {MAX_EXPR_LENGTH} characters")
     try:
-        tree = _parse(text.strip())
+        run = _compiled(text.strip())
     except ExprError:  # too deep: already says why
         raise
     except (SyntaxError, ValueError, MemoryError, RecursionError):  # ValueError: a NUL character
         shown = text.strip() if len(text.strip()) <= 60 else text.strip()[:57] + "..."
         raise ExprError(f"cannot parse expression {shown!r}") from None
-    return _final(_eval(tree.body, env))
+    return _final(run(env))
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> Run:
+    """The parsed expression compiled (:func:`_compile`), once per text."""
+    return _compile(_parse(text).body)
 
 
 def _final(value: Any, what: str = "the value") -> Any:
@@ -166,127 +176,161 @@ def _final(value: Any, what: str = "the value") -> Any:
 
 
 # ------------------------------------------------------------------ the evaluator
+#
+# Each node of the syntax tree is compiled once (per expression text) into a function of the environment that
+# does what evaluating the node does, its children compiled before: the same checks, in the same order, the
+# same errors when it runs (never when it is compiled: a branch that is not taken raises nothing).
 
-_SYMBOLS: dict[type[ast.AST], str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
-    ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
-    ast.USub: "-", ast.UAdd: "+", ast.Invert: "~", ast.Not: "not",
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.In: "in",
-    ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
-}
+#: An expression compiled: its value over an environment.
+Run = Callable[[Mapping[str, Any]], Any]
+
 _OPERATORS = "+ - * / // % **"
 
 
-def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
-    handler = _NODES.get(type(node))
-    if handler is None:
-        raise ExprError(_not_allowed(node))
-    return handler(node, env)
+def _compile(node: ast.AST) -> Run:
+    maker = _NODES.get(type(node))
+    return _raises(_not_allowed(node)) if maker is None else maker(node)
 
 
-def _constant(node: ast.Constant, env: Mapping[str, Any]) -> Any:
+def _raises(message: str) -> Run:
+    def run(env: Mapping[str, Any]) -> Any:
+        raise ExprError(message)
+    return run
+
+
+def _constant(node: ast.Constant) -> Run:
     v = node.value
-    if isinstance(v, str):
-        return v
     if isinstance(v, float) and math.isinf(v):
-        raise ExprError("the number is too large for a real number (past about 1.8e308)")
-    if isinstance(v, (int, float)):  # and booleans
-        return _checked(v)
-    raise ExprError(_not_allowed(node))
+        return _raises("the number is too large for a real number (past about 1.8e308)")
+    if not isinstance(v, (str, int, float)):  # (booleans are ints)
+        return _raises(_not_allowed(node))
+    try:
+        value = v if isinstance(v, str) else _checked(v)
+    except ExprError as exc:
+        return _raises(str(exc))
+    return lambda env: value
 
 
-def _name(node: ast.Name, env: Mapping[str, Any]) -> Any:
-    if node.id not in env:
-        if node.id in _FUNCTIONS:
-            raise ExprError(f"{node.id} is a function, not a parameter: {_SIGNATURES[node.id]}")
-        spelled = "; booleans are written True and False" if node.id in ("true", "false") else ""
-        raise ExprError(f"unknown parameter {node.id!r}" + _known(env) + spelled)
-    value = env[node.id]
-    if value is UNKNOWN:
-        raise Unknown(node.id)
-    return value
+def _name(node: ast.Name) -> Run:
+    name = node.id
+
+    def run(env: Mapping[str, Any]) -> Any:
+        if name not in env:
+            if name in _FUNCTIONS:
+                raise ExprError(f"{name} is a function, not a parameter: {_SIGNATURES[name]}")
+            spelled = "; booleans are written True and False" if name in ("true", "false") else ""
+            raise ExprError(f"unknown parameter {name!r}" + _known(env) + spelled)
+        value = env[name]
+        if value is UNKNOWN:
+            raise Unknown(name)
+        return value
+    return run
 
 
-def _unary(node: ast.UnaryOp, env: Mapping[str, Any]) -> Any:
-    v = _eval(node.operand, env)
-    if isinstance(node.op, ast.Not):
-        return not v
-    if isinstance(node.op, (ast.USub, ast.UAdd)):
-        n = _number(v, f"unary {_SYMBOLS[type(node.op)]} needs a number")
-        return -n if isinstance(node.op, ast.USub) else n
-    raise ExprError(f"operator {_SYMBOLS.get(type(node.op), '?')} is not allowed (use {_OPERATORS})")
+def _unary(node: ast.UnaryOp) -> Run:
+    operand, op = _compile(node.operand), node.op
+    if isinstance(op, ast.Not):
+        return lambda env: not operand(env)
+    if isinstance(op, (ast.USub, ast.UAdd)):
+        needs, negate = f"unary {_SYMBOLS[type(op)]} needs a number", isinstance(op, ast.USub)
+
+        def run(env: Mapping[str, Any]) -> Any:
+            n = _number(operand(env), needs)
+            return -n if negate else n
+        return run
+    refused = _raises(f"operator {_SYMBOLS.get(type(op), '?')} is not allowed (use {_OPERATORS})")
+    return lambda env: (operand(env), refused(env))
 
 
-def _comparison(node: ast.Compare, env: Mapping[str, Any]) -> bool:
-    left = _eval(node.left, env)
-    for op, right_node in zip(node.ops, node.comparators, strict=True):
-        right = _eval(right_node, env)
-        if not _compare(op, left, right):
-            return False
-        left = right
-    return True
+def _comparison(node: ast.Compare) -> Run:
+    first = _compile(node.left)
+    rest = [(op, _compile(right)) for op, right in zip(node.ops, node.comparators, strict=True)]
+
+    def run(env: Mapping[str, Any]) -> bool:
+        left = first(env)
+        for op, right_of in rest:
+            right = right_of(env)
+            if not _compare(op, left, right):
+                return False
+            left = right
+        return True
+    return run
 
 
-def _logic(node: ast.BoolOp, env: Mapping[str, Any]) -> bool:
+def _logic(node: ast.BoolOp) -> Run:
     want = isinstance(node.op, ast.Or)  # the operand value that decides: true for or, false for and
-    for operand in node.values:
-        if bool(_eval(operand, env)) is want:
-            return want
-    return not want
+    operands = [_compile(v) for v in node.values]
+
+    def run(env: Mapping[str, Any]) -> bool:
+        for operand in operands:
+            if bool(operand(env)) is want:
+                return want
+        return not want
+    return run
 
 
-def _conditional(node: ast.IfExp, env: Mapping[str, Any]) -> Any:
-    return _eval(node.body if _eval(node.test, env) else node.orelse, env)
+def _conditional(node: ast.IfExp) -> Run:
+    test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+    return lambda env: body(env) if test(env) else orelse(env)
 
 
-def _list(node: ast.List, env: Mapping[str, Any]) -> list[Any]:
+def _list(node: ast.List) -> Run:
     if len(node.elts) > MAX_LIST_ITEMS:  # pragma: no cover - the length limit comes first
-        raise ExprError(f"a list of more than {MAX_LIST_ITEMS} items (the limit)")
+        return _raises(f"a list of more than {MAX_LIST_ITEMS} items (the limit)")
     if any(isinstance(e, ast.Starred) for e in node.elts):
-        raise ExprError("unpacking (*) is not allowed in a list")
-    return [_final(_eval(e, env), "an item of a list") for e in node.elts]
+        return _raises("unpacking (*) is not allowed in a list")
+    items = [_compile(e) for e in node.elts]
+    return lambda env: [_final(item(env), "an item of a list") for item in items]
 
 
-def _subscript(node: ast.Subscript, env: Mapping[str, Any]) -> Any:
-    return _index(_eval(node.value, env), node.slice, env)
+def _subscript(node: ast.Subscript) -> Run:
+    target = _compile(node.value)
+    if isinstance(node.slice, ast.Slice):
+        refused = _raises("slices ([a:b]) are not supported: index one item, stages[i]")
+    elif isinstance(node.slice, ast.Tuple):
+        refused = _raises("index with one value, stages[i] (or stages[i][j])")
+    else:
+        index = _compile(node.slice)
+        return lambda env: _index(target(env), index(env))
+    return lambda env: (target(env), refused(env))
 
 
-def _attribute(node: ast.Attribute, env: Mapping[str, Any]) -> Any:
-    target = _eval(node.value, env)
-    if not isinstance(target, Mapping):
-        raise ExprError(f".{node.attr} reads a key of a mapping, found {_show(target)}")
-    return _key(target, node.attr)
+def _attribute(node: ast.Attribute) -> Run:
+    target, attr = _compile(node.value), node.attr
+
+    def run(env: Mapping[str, Any]) -> Any:
+        mapping = target(env)
+        if not isinstance(mapping, Mapping):
+            raise ExprError(f".{attr} reads a key of a mapping, found {_show(mapping)}")
+        return _key(mapping, attr)
+    return run
 
 
 _PLAIN = (int, float)
 
 
-def _binary(node: ast.BinOp, env: Mapping[str, Any]) -> Any:
+def _binary(node: ast.BinOp) -> Run:
     op = _ARITHMETIC.get(type(node.op))
     if op is None:
-        raise ExprError(f"operator {_SYMBOLS.get(type(node.op), '?')} is not allowed (use {_OPERATORS})")
-    a, b = _eval(node.left, env), _eval(node.right, env)
-    if type(a) not in _PLAIN or type(b) not in _PLAIN:  # a bool, a str, …: the message is built only here
-        needs = f"{_SYMBOLS[type(node.op)]} needs numbers"
-        a, b = _number(a, needs), _number(b, needs)
-    if b == 0 and op in _DIVIDING:
-        raise ExprError("division by zero")
-    try:
-        r = op(a, b)
-    except OverflowError:
-        raise ExprError("the result is too large for a real number (past about 1.8e308)") from None
-    if type(r) is int and -_TOO_MANY_DIGITS < r < _TOO_MANY_DIGITS:
-        return r
-    return _checked(r)
+        return _raises(f"operator {_SYMBOLS.get(type(node.op), '?')} is not allowed (use {_OPERATORS})")
+    left, right, symbol = _compile(node.left), _compile(node.right), _SYMBOLS[type(node.op)]
+    dividing = op in _DIVIDING
 
-
-def _power(a: int | float, b: int | float) -> Any:
-    if a == 0 and b < 0:
-        raise ExprError("0 cannot be raised to a negative power")
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) >= 2 \
-            and b * math.log10(abs(a)) > MAX_EXPR_DIGITS:  # refused before Python computes it
-        raise ExprError(f"** would give an integer of more than {MAX_EXPR_DIGITS} digits (the limit)")
-    return a**b
+    def run(env: Mapping[str, Any]) -> Any:
+        a, b = left(env), right(env)
+        if type(a) not in _PLAIN or type(b) not in _PLAIN:  # a bool, a str, …: the message is built only here
+            needs = f"{symbol} needs numbers"
+            a, b = _number(a, needs), _number(b, needs)
+        if b == 0 and dividing:
+            raise ExprError("division by zero")
+        try:
+            r = op(a, b)
+        except OverflowError:
+            raise ExprError("the result is too large for a real number (past about 1.8e308)") from None
+        if type(r) is int and -_TOO_MANY_DIGITS < r < _TOO_MANY_DIGITS:
+            return r
+        return _checked(r)
+    return run
 
 
 _ARITHMETIC: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
@@ -296,92 +340,29 @@ _ARITHMETIC: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
 _DIVIDING = (operator.truediv, operator.floordiv, operator.mod)
 
 
-def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
-    if isinstance(op, ast.Eq):
-        return bool(left == right)
-    if isinstance(op, ast.NotEq):
-        return bool(left != right)
-    if isinstance(op, (ast.In, ast.NotIn)):
-        if _is_list(right):
-            found = left in _items(right, "in")
-        elif isinstance(right, Mapping):
-            found = _has_key(right, left)
-        elif isinstance(right, str) and isinstance(left, str):
-            found = left in right
-        else:
-            raise ExprError(f"in needs a list, a mapping or a string on its right, found {_show(right)}")
-        return found is isinstance(op, ast.In)
-    symbol = _SYMBOLS.get(type(op), "?")
-    if not isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
-        raise ExprError(f"the comparison {symbol!r} is not allowed (use == != < <= > >= in, not in)")
-    a, b = _number(left, f"{symbol} needs numbers"), _number(right, f"{symbol} needs numbers")
-    if isinstance(op, ast.Lt):
-        return a < b
-    if isinstance(op, ast.LtE):
-        return a <= b
-    if isinstance(op, ast.Gt):
-        return a > b
-    return a >= b
-
-
-def _has_key(mapping: Mapping[Any, Any], key: Any) -> bool:
-    try:
-        return key in mapping
-    except TypeError:  # a list or a mapping as the key
-        return False
-
-
-def _index(target: Any, index_node: ast.AST, env: Mapping[str, Any]) -> Any:
-    if isinstance(index_node, ast.Slice):
-        raise ExprError("slices ([a:b]) are not supported: index one item, stages[i]")
-    if isinstance(index_node, ast.Tuple):
-        raise ExprError("index with one value, stages[i] (or stages[i][j])")
-    index = _eval(index_node, env)
-    if _is_list(target):
-        if not isinstance(index, int) or isinstance(index, bool):
-            raise ExprError(f"a list index is an integer, found {_show(index)}")
-        if not -len(target) <= index < len(target):
-            raise ExprError(f"index {index} is out of range for a list of {len(target)} "
-                            f"item{'' if len(target) == 1 else 's'}")
-        return target[index]
-    if isinstance(target, Mapping):
-        return _key(target, index)
-    raise ExprError(f"only lists and mappings can be indexed, found {_show(target)}")
-
-
-def _key(mapping: Mapping[Any, Any], key: Any) -> Any:
-    if not _has_key(mapping, key) and isinstance(key, int) and not isinstance(key, bool) \
-            and _has_key(mapping, str(key)):
-        key = str(key)  # a spec's mapping keys are text: `{50: …}[depth]` with depth 50
-    if not _has_key(mapping, key):
-        shown = repr(key) if isinstance(key, str) else _show(key)
-        raise ExprError(f"the mapping has no key {shown} ({_keys(mapping)})")
-    value = mapping[key]
-    if value is UNKNOWN:
-        raise Unknown(str(key))
-    return value
-
-
 # ------------------------------------------------------------------ functions
 
 
-def _call(node: ast.Call, env: Mapping[str, Any]) -> Any:
+def _call(node: ast.Call) -> Run:
     name = node.func.id if isinstance(node.func, ast.Name) else ""
     if name not in _FUNCTIONS:
-        raise ExprError(_not_allowed(node))
+        return _raises(_not_allowed(node))
     if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
-        raise ExprError(f"{name}() takes plain arguments (no * or ** unpacking): {_SIGNATURES[name]}")
+        return _raises(f"{name}() takes plain arguments (no * or ** unpacking): {_SIGNATURES[name]}")
     keywords = _KEYWORDS.get(name, ())
     for k in node.keywords:
         if k.arg not in keywords:
             takes = f"takes only {', '.join(f'{w}=' for w in keywords)} by name" if keywords else \
                 "takes no keyword arguments"
-            raise ExprError(f"{name}() {takes}, found {k.arg}=: {_SIGNATURES[name]}")
-    args = [_eval(a, env) for a in node.args]
-    kwargs = {str(k.arg): _eval(k.value, env) for k in node.keywords}
-    return _checked(_FUNCTIONS[name](*args, **kwargs))
+            return _raises(f"{name}() {takes}, found {k.arg}=: {_SIGNATURES[name]}")
+    function = _FUNCTIONS[name]
+    args = [_compile(a) for a in node.args]
+    kwargs = [(str(k.arg), _compile(k.value)) for k in node.keywords]
+    return lambda env: _checked(function(*[a(env) for a in args], **{k: v(env) for k, v in kwargs}))
+
+
 #: The syntax the evaluator knows, by node type; any other node is refused (_not_allowed says why).
-_NODES: dict[type[ast.AST], Callable[[Any, Mapping[str, Any]], Any]] = {
+_NODES: dict[type[ast.AST], Callable[[Any], Run]] = {
     ast.Constant: _constant, ast.Name: _name, ast.UnaryOp: _unary, ast.BinOp: _binary, ast.Compare: _comparison,
     ast.BoolOp: _logic, ast.IfExp: _conditional, ast.List: _list, ast.Subscript: _subscript,
     ast.Attribute: _attribute, ast.Call: _call,

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 #: Longest expression text, in characters.
@@ -120,8 +122,16 @@ def _items(v: Any, what: str) -> list[Any] | tuple[Any, ...]:
 _WHOLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$|^\$\{(.*)\}$", re.S)
 
 
+@lru_cache(maxsize=4096)
+def whole(text: str) -> tuple[str | None, str | None] | None:
+    """How a spec string is a whole expression: ``$name`` (name, None), ``${expr}`` (None, expr), or None when
+    it is not one; remembered per text (a named block's values are read again at every call of it)."""
+    m = _WHOLE.match(text.strip())
+    return None if m is None else (m.group(1), m.group(2))
+
+
 def is_expression(value: object) -> bool:
-    return isinstance(value, str) and _WHOLE.match(value.strip()) is not None
+    return isinstance(value, str) and whole(value) is not None
 
 
 def is_computed(raw: object) -> bool:
@@ -137,3 +147,84 @@ def integral(v: Any) -> Any:
     if isinstance(v, list):
         return [integral(x) for x in v]
     return v
+
+
+# ------------------------------------------------------------------ operations on values
+
+#: How the operators are written (in error messages).
+_SYMBOLS: dict[type[ast.AST], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+    ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
+    ast.USub: "-", ast.UAdd: "+", ast.Invert: "~", ast.Not: "not",
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.In: "in",
+    ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
+}
+
+def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
+    if isinstance(op, ast.Eq):
+        return bool(left == right)
+    if isinstance(op, ast.NotEq):
+        return bool(left != right)
+    if isinstance(op, (ast.In, ast.NotIn)):
+        if _is_list(right):
+            found = left in _items(right, "in")
+        elif isinstance(right, Mapping):
+            found = _has_key(right, left)
+        elif isinstance(right, str) and isinstance(left, str):
+            found = left in right
+        else:
+            raise ExprError(f"in needs a list, a mapping or a string on its right, found {_show(right)}")
+        return found is isinstance(op, ast.In)
+    symbol = _SYMBOLS.get(type(op), "?")
+    if not isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+        raise ExprError(f"the comparison {symbol!r} is not allowed (use == != < <= > >= in, not in)")
+    a, b = _number(left, f"{symbol} needs numbers"), _number(right, f"{symbol} needs numbers")
+    if isinstance(op, ast.Lt):
+        return a < b
+    if isinstance(op, ast.LtE):
+        return a <= b
+    if isinstance(op, ast.Gt):
+        return a > b
+    return a >= b
+
+
+def _power(a: int | float, b: int | float) -> Any:
+    if a == 0 and b < 0:
+        raise ExprError("0 cannot be raised to a negative power")
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) >= 2 \
+            and b * math.log10(abs(a)) > MAX_EXPR_DIGITS:  # refused before Python computes it
+        raise ExprError(f"** would give an integer of more than {MAX_EXPR_DIGITS} digits (the limit)")
+    return a**b
+
+
+def _has_key(mapping: Mapping[Any, Any], key: Any) -> bool:
+    try:
+        return key in mapping
+    except TypeError:  # a list or a mapping as the key
+        return False
+
+
+def _index(target: Any, index: Any) -> Any:
+    if _is_list(target):
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise ExprError(f"a list index is an integer, found {_show(index)}")
+        if not -len(target) <= index < len(target):
+            raise ExprError(f"index {index} is out of range for a list of {len(target)} "
+                            f"item{'' if len(target) == 1 else 's'}")
+        return target[index]
+    if isinstance(target, Mapping):
+        return _key(target, index)
+    raise ExprError(f"only lists and mappings can be indexed, found {_show(target)}")
+
+
+def _key(mapping: Mapping[Any, Any], key: Any) -> Any:
+    if not _has_key(mapping, key) and isinstance(key, int) and not isinstance(key, bool) \
+            and _has_key(mapping, str(key)):
+        key = str(key)  # a spec's mapping keys are text: `{50: …}[depth]` with depth 50
+    if not _has_key(mapping, key):
+        shown = repr(key) if isinstance(key, str) else _show(key)
+        raise ExprError(f"the mapping has no key {shown} ({_keys(mapping)})")
+    value = mapping[key]
+    if value is UNKNOWN:
+        raise Unknown(str(key))
+    return value

@@ -6,7 +6,7 @@ Every view (tables, JSON, CSV, budgets) is derived from these reports; nothing i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -21,6 +21,8 @@ from convcalc.kinds.activation import ACTIVATIONS
 from convcalc.kinds.core import ZERO, Cost, Shape
 from convcalc.lang.spec import Settings, Spec, parse_spec
 from convcalc.lang.yaml_source import Document, load_text
+from convcalc.metrics.blocks import block_sums
+from convcalc.metrics.blocks import counted as counted  # (re-exported: it was defined here)
 from convcalc.metrics.centre import NO_UNIT, CentreUnit, beyond_input, centre_unit
 from convcalc.metrics.memory import Memory, MemoryOptions, memory_of
 from convcalc.metrics.support import RF
@@ -34,6 +36,8 @@ def _n(v: Fraction | int) -> Num:
     """An exact number: int when integral."""
     if type(v) is int:
         return v
+    if type(v) is Fraction:
+        return v.numerator if v.denominator == 1 else v
     return int(v) if Fraction(v).denominator == 1 else Fraction(v)
 
 
@@ -51,19 +55,31 @@ class Field:
 
     @classmethod
     def of(cls, rf: RF) -> Field:
-        return cls(
-            (_n(rf[0].size), _n(rf[1].size)),
-            (_n(rf[0].jump), _n(rf[1].jump)),
-            (_n(rf[0].padding), _n(rf[1].padding)),
-            (_n(rf[0].centre), _n(rf[1].centre)),
-            (rf[0].smallest, rf[1].smallest),
-            (rf[0].period, rf[1].period),
-        )
+        """The field of a node's per-axis summary (one per distinct summary: the layers of a block and the
+        configurations of a sweep share most of them)."""
+        field = _FIELDS.get(rf)
+        if field is None:
+            field = cls(
+                (_n(rf[0].size), _n(rf[1].size)),
+                (_n(rf[0].jump), _n(rf[1].jump)),
+                (_n(rf[0].padding), _n(rf[1].padding)),
+                (_n(rf[0].centre), _n(rf[1].centre)),
+                (rf[0].smallest, rf[1].smallest),
+                (rf[0].period, rf[1].period),
+            )
+            if len(_FIELDS) >= 1 << 14:
+                _FIELDS.clear()
+            _FIELDS[rf] = field
+        return field
 
     @property
     def varies(self) -> bool:
         """Whether the units' windows differ in size on some axis."""
         return self.smallest != self.size
+
+
+#: fields by their summary (:meth:`Field.of`; fields are immutable, so one serves every equal summary)
+_FIELDS: dict[RF, Field] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,70 +168,31 @@ class Report:
         return self.total.flops
 
 
-def _row(g: Graph, node: Node) -> LayerRow:
+def _fields() -> Callable[[RF], Field]:
+    """:meth:`Field.of`, once per summary object of one graph (its nodes share their inputs' summaries: the
+    graph keeps them alive, so their ids stay theirs)."""
+    seen: dict[int, Field] = {}
+
+    def field(rf: RF) -> Field:
+        known = seen.get(id(rf))
+        if known is None:
+            known = seen[id(rf)] = Field.of(rf)
+        return known
+
+    return field
+
+
+def _row(g: Graph, node: Node, field: Callable[[RF], Field]) -> LayerRow:
     cost = node.cost.scaled(g.batch)
     s = node.shape
-    rf = Field.of(node.rf)
+    rf = field(node.rf)
+    ins = node.inputs
     return LayerRow(
-        node.name, node.kind, tuple(g.nodes[i].name for i in node.inputs), s, cost,
-        0 if node.kind == "split" else s.c * s.h * s.w * g.batch,
-        rf, rf if node.rf_full is node.rf else Field.of(node.rf_full), tuple(node.notes), node.training_only,
+        node.name, node.kind, (g.nodes[ins[0]].name,) if len(ins) == 1 else tuple(g.nodes[i].name for i in ins), s,
+        cost, 0 if node.kind == "split" else s.c * s.h * s.w * g.batch,
+        rf, rf if node.rf_full is node.rf else field(node.rf_full), tuple(node.notes), node.training_only,
         node.data_dependent, node.index in g.dead,
     )
-
-
-def counted(row: LayerRow) -> tuple[Cost, int]:
-    """A layer's share of the model total: its cost and activations (a training-only layer: its params)."""
-    return (row.cost.without_work(), 0) if row.training_only else (row.cost, row.activations)
-
-
-def _innermost(name: str, names: set[str]) -> str | None:
-    """The longest of ``names`` that is ``name`` or a ``/``-prefix of it ("" when in ``names``: the root)."""
-    if name in names:
-        return name
-    cut = name.rfind("/")
-    while cut != -1:
-        if name[:cut] in names:
-            return name[:cut]
-        cut = name.rfind("/", 0, cut)
-    return "" if "" in names else None
-
-
-def block_sums(rows: Sequence[LayerRow], names: set[str]) -> dict[str, tuple[Cost, int]]:
-    """Cost and activations of each named block in ``names``: the sum over its layers (named ``block/...``,
-    or the block's own name: a merge), counted as in the report's total. Each layer is added to its innermost
-    block, then each block to the next enclosing one, deepest first: one addition per layer and per block."""
-    sums: dict[str, list[int]] = {n: [0] * 9 for n in names}
-    memo: dict[str, str | None] = {}  # the innermost block of a layer's enclosing path (shared by its siblings)
-    for row in rows:
-        name = row.name
-        if name in names:
-            key: str | None = name
-        else:
-            head = name[:max(name.rfind("/"), 0)]
-            if head in memo:
-                key = memo[head]
-            else:
-                key = memo[head] = _innermost(head, names) if head else ("" if "" in names else None)
-        if key is None:
-            continue
-        c, act = counted(row)
-        v = sums[key]
-        v[0] += c.params
-        v[1] += c.buffers
-        v[2] += c.macs
-        v[3] += c.adds
-        v[4] += c.muls
-        v[5] += c.divs
-        v[6] += c.cmps
-        v[7] += c.special
-        v[8] += act
-    for name in sorted(names, key=lambda n: -n.count("/") if n else 1):  # children before their parents
-        cut = name.rfind("/")
-        parent = _innermost(name[:cut], names) if cut != -1 else ("" if name and "" in names else None)
-        if parent is not None and parent != name:
-            sums[parent] = [a + b for a, b in zip(sums[parent], sums[name], strict=True)]
-    return {n: (Cost(*v[:8]), v[8]) for n, v in sums.items()}
 
 
 def _output(g: Graph, name: str, node: Node, erf: bool) -> OutputRow:
@@ -228,31 +205,34 @@ def report_of(g: Graph, file: str = "", erf: bool = False, memory: MemoryOptions
     """Derive the report of an expanded graph; ``erf``: also the effective receptive field of each output's
     centre unit (path counts over the graph, :mod:`convcalc.metrics.footprint`: what ``rf`` reports);
     ``memory``: also the memory pass with these options."""
-    rows = tuple(_row(g, n) for n in g.layers)
+    field = _fields()
+    rows = tuple(_row(g, n, field) for n in g.layers)
     totals = totals_of(g)
-    total, excluded = totals.total, totals.training_only
     by_index = {n.index: n for n in g.nodes}
     sums = block_sums(rows, {b.name for b in g.blocks}) if g.blocks else {}
     blocks = tuple(
         BlockRow(b.name, b.kind, by_index[b.node].name, by_index[b.node].shape,
-                 Field.of(by_index[b.node].rf), Field.of(by_index[b.node].rf_full), *sums.get(b.name, (ZERO, 0)))
+                 field(by_index[b.node].rf), field(by_index[b.node].rf_full), *sums.get(b.name, (ZERO, 0)))
         for b in g.blocks
     )
     out = g.nodes[g.output]
     outputs = tuple(_output(g, o.name, g.nodes[o.node], erf) for o in g.outputs)
-    inference = [r for r in rows if not r.training_only and not r.dead]
+    weights = nonlinear = activations = peak = 0  # over the inference pass's layers
+    for r in rows:
+        if not r.training_only and not r.dead:
+            weights += r.type in WEIGHT_KINDS
+            nonlinear += r.type in ACTIVATIONS
+            activations += r.activations
+            peak = max(peak, r.activations)
     notes = tuple(f"{r.name}: {note}" for r in rows for note in r.notes)
     if any(r.data_dependent for r in rows):
         notes += ("deformable convolution: receptive fields after it are nominal (data-dependent)",)
     notes += tuple(n for o in outputs if (n := beyond_input(o.name, o.rf.size, o.unit, g.input)))
     return Report(
         name=g.name, description=g.description, file=file, input_shape=g.input, batch=g.batch,
-        layers=rows, blocks=blocks, total=total, training_only=excluded, output_shape=out.shape,
-        rf=Field.of(out.rf), rf_full=Field.of(out.rf_full),
-        weight_layers=sum(1 for r in inference if r.type in WEIGHT_KINDS),
-        nonlinearities=sum(1 for r in inference if r.type in ACTIVATIONS),
-        activations=sum(r.activations for r in inference),
-        peak_activation=max((r.activations for r in inference), default=0),
+        layers=rows, blocks=blocks, total=totals.total, training_only=totals.training_only, output_shape=out.shape,
+        rf=field(out.rf), rf_full=field(out.rf_full),
+        weight_layers=weights, nonlinearities=nonlinear, activations=activations, peak_activation=peak,
         notes=notes, outputs=outputs, warnings=tuple(g.warnings),
         memory=memory_of(g, memory) if memory is not None else None,
     )

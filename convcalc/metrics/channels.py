@@ -30,7 +30,7 @@ def coalesce(runs: Iterable[tuple[int, Support]]) -> Field:
     for n, s in runs:
         if n == 0:
             continue
-        if out and out[-1][1] == s:
+        if out and (out[-1][1] is s or out[-1][1] == s):
             out[-1] = (out[-1][0] + n, s)
         else:
             out.append((n, s))
@@ -60,12 +60,12 @@ def support(f: Field) -> Support:
     c = channels(f)
     head = _SUPPORTS.get(key[:-1])
     if head is not None:
-        out = merged([(head[1], Fraction(c - f[-1][0], c)), (f[-1][1], Fraction(f[-1][0], c))])
+        out = merged(((head[1], Fraction(c - f[-1][0], c)), (f[-1][1], Fraction(f[-1][0], c))))
     else:  # (a shuffled map alternates a few supports: each is merged once)
         counts: dict[int, tuple[int, Support]] = {}
         for n, s in f:
             counts[id(s)] = (counts[id(s)][0] + n if id(s) in counts else n, s)
-        out = merged([(s, Fraction(n, c)) for n, s in counts.values()])
+        out = merged(tuple((s, Fraction(n, c)) for n, s in counts.values()))
     if len(_SUPPORTS) >= 4096:
         _SUPPORTS.clear()
     _SUPPORTS[key] = (f, out)
@@ -104,6 +104,8 @@ def through(f: Field, rule: Channels, reads: LayerReads, inp: Shape, out: Shape)
     if how == "same":
         if reads == (POINT, POINT):
             return f
+        if len(f) == 1:  # (one run: nothing to coalesce)
+            return ((f[0][0], apply(f[0][1], reads)),) if f[0][0] else ()
         return coalesce((n, apply(s, reads)) for n, s in f)
     if how == "groups":
         if len(f) == 1:
@@ -138,8 +140,8 @@ def through(f: Field, rule: Channels, reads: LayerReads, inp: Shape, out: Shape)
                     cache2[key] = apply(key[0][1], up)
                 else:
                     owner = [s for n, s in key for _ in range(n)]
-                    cache2[key] = merged([(apply(owner[i * r + j], (phase_of(r, i), phase_of(r, j))), Fraction(1))
-                                          for i in range(r) for j in range(r)])
+                    cache2[key] = merged(tuple((apply(owner[i * r + j], (phase_of(r, i), phase_of(r, j))), Fraction(1))
+                                                for i in range(r) for j in range(r)))
             runs.append((1, cache2[key]))
         return coalesce(runs)
     if how == "pixel_unshuffle":
@@ -154,7 +156,10 @@ def through(f: Field, rule: Channels, reads: LayerReads, inp: Shape, out: Shape)
     runs = []
     for n, s in f:
         pixels = [(1, apply(s, (offset(inp.h, y), offset(inp.w, x)))) for y in range(inp.h) for x in range(inp.w)]
-        runs.extend(pixels * n)
+        if len(pixels) == 1:  # a map of one pixel: its n channels are one run
+            runs.append((n, pixels[0][1]))
+        else:
+            runs.extend(pixels * n)
     return coalesce(runs)
 
 
@@ -182,4 +187,7 @@ def joined(fields: Sequence[Field]) -> Field:
     """Channel by channel, the union of fields of equal channels (an add or mul)."""
     if len({id(f) for f in fields}) == 1:
         return fields[0]
-    return coalesce((n, merged([(s, Fraction(1)) for s in ss])) for n, ss in zipped(fields))
+    n = fields[0][0][0] if fields[0] else 0
+    if all(len(f) == 1 and f[0][0] == n for f in fields):  # (one run each, of n channels: one run of them all)
+        return ((n, merged(tuple((f[0][1], 1) for f in fields))),) if n else ()
+    return coalesce((n, merged(tuple((s, 1) for s in ss))) for n, ss in zipped(fields))

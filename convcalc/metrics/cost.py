@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from convcalc.kinds.core import KINDS, ZERO
+from convcalc.kinds.memo import memo
 from convcalc.kinds.merge import merge_cost
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ def cost_pass(nodes: list[Node]) -> None:
     for node in nodes:
         if node.layer is not None:
             src = nodes[node.inputs[0]].shape
-            node.cost = KINDS[node.layer.kind].cost(node.layer, src, node.shape)
+            node.cost = memo(KINDS[node.layer.kind].cost, node.layer, src, node.shape)
         elif node.kind in ("add", "mul", "concat"):
             node.cost = merge_cost(node.kind, node.shape, len(node.inputs))
         else:

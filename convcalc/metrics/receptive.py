@@ -22,7 +22,8 @@ from convcalc.kinds.core import AXES, KINDS
 from convcalc.kinds.merge import broadcasts
 from convcalc.kinds.reads import BROADCAST, MAX_PERIOD, MIX, constant
 from convcalc.metrics import channels as ch
-from convcalc.metrics.support import NO_RF, RF, AxisRF, apply, misalignment, summary
+from convcalc.metrics.support import NO_RF, RF, AxisRF, apply, misalignment, summaries
+from convcalc.metrics.windows import AnyTerm
 
 if TYPE_CHECKING:
     from convcalc.graph.nodes import Node
@@ -34,8 +35,7 @@ Field = ch.Field
 
 def summarize(f: ch.Field, h: int, w: int) -> RF:
     """The per-axis receptive field of a map of h × w units with field f."""
-    s = ch.support(f)
-    return summary(s, 0, h, w), summary(s, 1, w, h)
+    return summaries(ch.support(f), h, w)
 
 
 def _px(v: Fraction) -> str:
@@ -47,7 +47,13 @@ def _px(v: Fraction) -> str:
 Report = Callable[["Node", str, str], None]
 
 
-def _plain(j: Fraction) -> bool:
+def _jump(t: AnyTerm) -> Fraction | int:
+    """A term's effective stride (:attr:`~convcalc.metrics.windows.Term.jump`), an int where the term has one
+    phase (no Fraction made for the usual case)."""
+    return t.shift if type(t.shift) is int and t.period == 1 else t.jump
+
+
+def _plain(j: Fraction | int) -> bool:
     """A jump of integer strides and integer upsampling only (s or 1/s)."""
     return j.numerator == 1 or j.denominator == 1
 
@@ -94,15 +100,7 @@ class ReceptivePass:
             node.windows = node.windows_full = ch.start(node.shape.c)
             return
         srcs = [self.nodes[i] for i in node.inputs]
-        node.data_dependent = any(s.data_dependent for s in srcs)
-        if any(i in self.reported for i in node.inputs):
-            self.reported.add(node.index)
-        if node.layer is None and any(i in self.coarse for i in node.inputs):
-            self.coarse.add(node.index)
-        if any(i in self.said for i in node.inputs):
-            self.said.add(node.index)
-        if len(srcs) == 1 and srcs[0].index in self.attended:
-            self.attended.add(node.index)
+        self._flags(node, srcs)
         if node.layer is not None:
             self._layer(node, srcs[0])
         elif node.kind == "split":
@@ -115,16 +113,48 @@ class ReceptivePass:
                 ch.sliced(src.windows_full, node.split_start, node.shape.c)
         else:
             self._merge(node, srcs)
-        same = len(srcs) == 1 and srcs[0].shape[1:] == node.shape[1:]
+        first, shape = srcs[0].shape, node.shape
+        same = len(srcs) == 1 and first.h == shape.h and first.w == shape.w
         node.rf = srcs[0].rf if same and node.windows is srcs[0].windows else \
-            summarize(node.windows, node.shape.h, node.shape.w)
+            summarize(node.windows, shape.h, shape.w)
         node.rf_full = node.rf if node.windows_full is node.windows else \
             srcs[0].rf_full if same and node.windows_full is srcs[0].windows_full else \
-            summarize(node.windows_full, node.shape.h, node.shape.w)
-        if not all(r.exact for r in node.rf) and all(r.exact for s in srcs for r in s.rf):
+            summarize(node.windows_full, shape.h, shape.w)
+        if len(srcs) > 1 or node.rf is not srcs[0].rf:  # (a field passed on unchanged starts nothing)
+            self._notes(node, srcs)
+
+    def _flags(self, node: Node, srcs: list[Node]) -> None:
+        """What a node takes from its inputs: data dependence, a reported stride mismatch, a coarse flatten
+        (through merges and splits), attention's (through single-input layers)."""
+        index = node.index
+        if len(srcs) == 1:  # (most nodes: the same tests as below, on the one input)
+            i = srcs[0].index
+            node.data_dependent = srcs[0].data_dependent
+            if i in self.reported:
+                self.reported.add(index)
+            if node.layer is None and i in self.coarse:
+                self.coarse.add(index)
+            if i in self.said:
+                self.said.add(index)
+            if i in self.attended:
+                self.attended.add(index)
+            return
+        node.data_dependent = any(s.data_dependent for s in srcs)
+        if any(s.index in self.reported for s in srcs):
+            self.reported.add(index)
+        if node.layer is None and any(s.index in self.coarse for s in srcs):
+            self.coarse.add(index)
+        if any(s.index in self.said for s in srcs):
+            self.said.add(index)
+
+    def _notes(self, node: Node, srcs: list[Node]) -> None:
+        """The notes of a node whose field starts something its inputs' do not: outer bounds, windows that differ
+        or are not evenly spaced, no input read at all."""
+        h, w = node.rf
+        if not (h.exact and w.exact) and all(r.exact for s in srcs for r in s.rf):
             node.notes.append(f"the units' windows repeat only after more than {MAX_PERIOD} units: receptive fields "
                               "from here on are outer bounds")
-        elif any(_differ(r) for r in node.rf) and not any(_differ(r) for s in srcs for r in s.rf):
+        elif (_differ(h) or _differ(w)) and not any(_differ(r) for s in srcs for r in s.rf):
             for ax, r in enumerate(node.rf):
                 if _differ(r):
                     every = f"repeating every {r.period} units" if r.period is not None else "never repeating"
@@ -134,7 +164,7 @@ class ReceptivePass:
                     else:
                         node.notes.append(f"the units' windows are not evenly spaced from here on ({AXES[ax]}: "
                                           f"{r.size} px each, {every})")
-        if any(r.size == 0 for r in node.rf) and all(r.size for s in srcs for r in s.rf):
+        if (h.size == 0 or w.size == 0) and all(r.size for s in srcs for r in s.rf):
             node.notes.append("no unit of this layer reads any input pixel (a transposed conv whose taps miss "
                               "every input): receptive field 0")
 
@@ -180,7 +210,7 @@ class ReceptivePass:
         supports = [ch.support(s.windows) for s in local]
         for ax, axis in enumerate(AXES):
             # (a map of one unit on this axis has no drift to speak of)
-            jumps = {p[ax].jump for sup in supports for p in sup} if shape[1 + ax] > 1 else set()
+            jumps = {_jump(p[ax]) for sup in supports for p in sup} if shape[1 + ax] > 1 else set()
             if len(jumps) > 1 and all(_plain(j) for j in jumps):
                 if node.index not in self.reported:
                     detail = ", ".join(f"{s.name!r} jump {_px(Fraction(s.rf[ax].jump))}" for s in local)
@@ -193,7 +223,7 @@ class ReceptivePass:
                                   f"drift across the map (the stride shown is {local[0].name!r}'s)")
             if any(s.index in self.attended or s.index in self.said for s in local):
                 continue  # attention's units read whole windows (or the whole map): not centred by design
-            least, most = misalignment(supports, ax, shape.h if ax == 0 else shape.w)
+            least, most = misalignment(tuple(supports), ax, shape.h if ax == 0 else shape.w)
             if most:
                 centres = ", ".join(f"{s.name!r} centre {_px(Fraction(s.rf[ax].centre))}" for s in local)
                 if least == most:

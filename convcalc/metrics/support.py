@@ -15,15 +15,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
+from functools import lru_cache
 from math import lcm
 from typing import NamedTuple
 
-from convcalc.kinds.reads import POINT, LayerReads, ReadsUnion
-from convcalc.metrics.windows import INPUT, AnyTerm, Bound, Entry, Slot, Term, bound_of, compose, join, same_slot, union
+from convcalc.kinds.reads import POINT, LayerReads, Reads, ReadsUnion, Spread
+from convcalc.metrics.windows import (
+    INPUT,
+    AnyTerm,
+    Bound,
+    Entry,
+    Slot,
+    Term,
+    Weight,
+    bound_of,
+    compose,
+    join,
+    same_slot,
+    union,
+)
 
 Part = tuple[AnyTerm, AnyTerm]
 Support = tuple[Part, ...]
 START: Support = ((INPUT, INPUT),)
+#: Distinct arguments each memoised function below keeps: supports are immutable values and these functions pure,
+#: so one result serves every equal support (the layers of a sweep's configurations at one input size share
+#: their windows whatever the widths).
+MEMO = 1 << 14
 
 
 def _key(p: Part) -> tuple[object, ...]:
@@ -36,10 +54,10 @@ def _void(p: Part) -> bool:
     return any(isinstance(t, Term) and all(e is None for e in t.entries) for t in p)
 
 
-def normal(parts: Iterable[tuple[Part, Fraction]]) -> Support:
+def normal(parts: Iterable[tuple[Part, Weight]]) -> Support:
     """Merge weighted parts of equal jumps and equal patterns of empty units (in order of first appearance);
     parts that no unit reads through are left out (unless every part is such)."""
-    groups: dict[tuple[object, ...], list[tuple[Part, Fraction]]] = {}
+    groups: dict[tuple[object, ...], list[tuple[Part, Weight]]] = {}
     given = list(parts)
     kept = [(p, w) for p, w in given if not _void(p)] or given[:1]
     for p, w in kept:
@@ -51,7 +69,32 @@ def normal(parts: Iterable[tuple[Part, Fraction]]) -> Support:
 
 
 def apply(s: Support, reads: LayerReads) -> Support:
-    """The support after a layer that reads ``reads`` per axis (a union: each part's, together)."""
+    """The support after a layer that reads ``reads`` per axis (a union: each part's, together).
+
+    Remembered per support and reads (:func:`_applied`), in front of that by the identities of the reads per
+    axis (kept beside the result, so that their ids stay theirs): a kind's reads are shared objects (its rule
+    is memoised, a window's reads too), and hashing their Fraction weights costs more than the lookup saves."""
+    if isinstance(reads, ReadsUnion):
+        return _applied(s, reads)
+    h, w = reads
+    key = (s, id(h), id(w))
+    known = _APPLIED.get(key)
+    if known is not None and known[0] is h and known[1] is w:
+        return known[2]
+    out = _applied(s, reads)
+    if len(_APPLIED) >= MEMO:
+        _APPLIED.clear()
+    _APPLIED[key] = (h, w, out)
+    return out
+
+
+#: :func:`apply`'s results: (support, ids of the reads per axis) → (the reads per axis, the support after them)
+_APPLIED: dict[tuple[Support, int, int], tuple[Reads | Spread, Reads | Spread, Support]] = {}
+
+
+@lru_cache(maxsize=MEMO)
+def _applied(s: Support, reads: LayerReads) -> Support:
+    """:func:`apply`, computed."""
     if isinstance(reads, ReadsUnion):
         return normal(((compose(p[0], r[0]), compose(p[1], r[1])), Fraction(1)) for r in reads.parts for p in s)
     if reads == (POINT, POINT):
@@ -61,7 +104,8 @@ def apply(s: Support, reads: LayerReads) -> Support:
     return normal(((compose(p[0], reads[0]), compose(p[1], reads[1])), Fraction(1)) for p in s)
 
 
-def merged(supports: Sequence[tuple[Support, Fraction]]) -> Support:
+@lru_cache(maxsize=MEMO)
+def merged(supports: tuple[tuple[Support, Weight], ...]) -> Support:
     """The union of supports (each measure scaled by its weight)."""
     if len(supports) == 1 and supports[0][1] == 1:
         return supports[0][0]
@@ -202,16 +246,46 @@ def _period_in(t: AnyTerm, n: int) -> int:
     return t.period
 
 
+def summaries(s: Support, h: int, w: int) -> RF:
+    """The receptive field on both axes of a map of h × w units (:func:`summary` per axis), remembered per
+    support (one window moved by the stride on both axes: whatever the map's size) or per support and size."""
+    plain = _plain_summaries(s)
+    return plain if plain is not None else _sized_summaries(s, h, w)
+
+
+@lru_cache(maxsize=MEMO)
+def _plain_summaries(s: Support) -> RF | None:
+    h, w = _plain(s, 0), _plain(s, 1)
+    return None if h is None or w is None else (h, w)
+
+
+@lru_cache(maxsize=MEMO)
+def _sized_summaries(s: Support, h: int, w: int) -> RF:
+    return summary(s, 0, h, w), summary(s, 1, w, h)
+
+
+def _plain(s: Support, ax: int) -> AxisRF | None:
+    """The receptive field on axis ``ax`` where the support is one window moved by the stride there (and
+    reads at every unit of the other axis): that window's, whatever the map's size; else None."""
+    if len(s) != 1:
+        return None
+    t = s[0][ax]
+    if not isinstance(t, Term) or t.period != 1 or s[0][1 - ax].empties() is not None:
+        return None
+    e = t.at(0)
+    if e is None:
+        return None
+    size = e.hi - e.lo + 1
+    return AxisRF(size, size, 1, t.shift, e.lo, _exact(e.centre))
+
+
 def summary(s: Support, ax: int, n: int, m: int) -> AxisRF:
     """The receptive field on axis ``ax`` of a map of n units on it and m on the other axis."""
     if any(isinstance(p[ax], Bound) for p in s):
         return _bound_summary([bound_of(p[ax]) for p in s], n)
-    if len(s) == 1 and s[0][ax].period == 1 and s[0][1 - ax].empties() is None:
-        t = s[0][ax]
-        e = t.at(0)
-        if e is not None:  # one window moved by the stride: the plain case
-            size = e.hi - e.lo + 1
-            return AxisRF(size, size, 1, t.shift, e.lo, _exact(e.centre))
+    plain = _plain(s, ax)
+    if plain is not None:  # one window moved by the stride: the plain case
+        return plain
     big, small = 0, 0
     found = [x for x in (_extremes(ts, n) for ts in _presence(s, ax, m)) if x is not None]
     if found:
@@ -241,13 +315,45 @@ def _bound_summary(bs: list[Bound], n: int) -> AxisRF:
                   _exact(Fraction(-(-lo.numerator // lo.denominator))), _exact(bs[0].centre), False)
 
 
-def misalignment(supports: Sequence[Support], ax: int, n: int) -> tuple[Fraction, Fraction]:
+def _lone(ts: list[AnyTerm]) -> tuple[Entry, int] | None:
+    """Unit 0's window and the stride of an operand that is one window moved by the stride (one part of one
+    phase that reads), else None."""
+    t = ts[0] if len(ts) == 1 else None
+    if isinstance(t, Term) and t.period == 1 and t.entries[0] is not None:
+        return t.entries[0], t.shift
+    return None
+
+
+def misalignment(supports: tuple[Support, ...], ax: int, n: int) -> tuple[Fraction, Fraction]:
     """The smallest and the largest difference, over the units 0 … n − 1, between the centres of merged
     operands at one unit ((0, 0) when aligned everywhere).
 
     Centres per axis over each operand's parts; within a phase class every centre is linear in the cycle,
     so the spread (max − min of lines) is convex: largest at an end, smallest at an end or a crossing, which
-    is checked on every unit of the class where the map is small and at its ends otherwise."""
+    is checked on every unit of the class where the map is small and at its ends otherwise. Remembered per
+    operands where that does not depend on the map's size (:func:`_unsized`), else per operands and size."""
+    known = _unsized(supports, ax) if n >= 1 else None
+    return known if known is not None else _sized(supports, ax, n)
+
+
+@lru_cache(maxsize=MEMO)
+def _unsized(supports: tuple[Support, ...], ax: int) -> tuple[Fraction, Fraction] | None:
+    """:func:`misalignment` over a map of any size (n >= 1) where operands are outer bounds (none to tell) or
+    each one window moved by one stride (every unit's centres differ as unit 0's do); else None."""
+    terms = [[p[ax] for p in s] for s in supports]
+    if any(isinstance(t, Bound) for ts in terms for t in ts):
+        return Fraction(0), Fraction(0)  # outer bounds: no centre to compare
+    plain = [e for e in (_lone(ts) for ts in terms) if e is not None]
+    if len(plain) != len(terms) or len({shift for _, shift in plain}) != 1:
+        return None
+    centres = [e.centre for e, _ in plain]
+    spread = max(centres) - min(centres) if len(centres) > 1 else Fraction(0)
+    return (spread, spread) if spread else (Fraction(0), Fraction(0))
+
+
+@lru_cache(maxsize=MEMO)
+def _sized(supports: tuple[Support, ...], ax: int, n: int) -> tuple[Fraction, Fraction]:
+    """:func:`misalignment`, unit by unit of the phase classes."""
     terms = [[p[ax] for p in s] for s in supports]
     if any(isinstance(t, Bound) for ts in terms for t in ts):
         return Fraction(0), Fraction(0)  # outer bounds: no centre to compare

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from convcalc.graph import Graph
-from convcalc.kinds.core import ZERO, Cost, Shape
+from convcalc.kinds.core import Cost, Shape, total
 
 
 class Totals(NamedTuple):
@@ -36,15 +36,16 @@ class Totals(NamedTuple):
 def totals_of(g: Graph) -> Totals:
     """Sum the nodes' costs (dead nodes left out; a training-only node adds its params and buffers to the
     total and all of its cost to ``training_only``)."""
-    total = ZERO
-    excluded = ZERO
+    counted: list[Cost] = []
+    excluded: list[Cost] = []
+    dead, batch = g.dead, g.batch
     for node in g.layers:
-        if node.index in g.dead:
+        if node.index in dead:
             continue
-        cost = node.cost.scaled(g.batch)
+        cost = node.cost.scaled(batch)
         if node.training_only:
-            total = total + cost.without_work()
-            excluded = excluded + cost
+            counted.append(cost.without_work())
+            excluded.append(cost)
         else:
-            total = total + cost
-    return Totals(g.name, g.description, g.input, g.batch, total, excluded)
+            counted.append(cost)
+    return Totals(g.name, g.description, g.input, g.batch, total(counted), total(excluded))

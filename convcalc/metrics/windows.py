@@ -31,7 +31,7 @@ class Entry(NamedTuple):
     def shifted(self, by: int) -> Entry:
         return Entry(self.lo + by, self.hi + by, self.mass, self.moment + by * self.mass) if by else self
 
-    def scaled(self, w: Fraction) -> Entry:
+    def scaled(self, w: Weight) -> Entry:
         return self if w == 1 else Entry(self.lo, self.hi, self.mass * w, self.moment * w)
 
     @property
@@ -41,6 +41,8 @@ class Entry(NamedTuple):
 
 Slot = Entry | None
 PIXEL = Entry(0, 0, 1, 0)
+#: the weight of a term in a union (of its measures; an int 1 where the weights are all one)
+Weight = Fraction | int
 
 
 def join(a: Slot, b: Slot) -> Slot:
@@ -237,7 +239,7 @@ def compose(t: AnyTerm, reads: Reads | Spread) -> AnyTerm:
     return reduced(period, shift, tuple(entries))
 
 
-def union(terms: list[tuple[AnyTerm, Fraction]]) -> AnyTerm:
+def union(terms: list[tuple[AnyTerm, Weight]]) -> AnyTerm:
     """The union of terms with one jump (each measure scaled by its weight)."""
     if len(terms) == 1 and terms[0][1] == 1:
         return terms[0][0]

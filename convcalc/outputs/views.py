@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from convcalc.metrics.analysis import Comparison, Field, Report
@@ -39,6 +39,39 @@ def mac_share(macs: int, total: int) -> str:
     return f"{100 * macs / total:.1f}%" if total else "-"
 
 
+#: Cells of a ``--bars`` bar (100% of the MACs) and the eighths of a cell, from one eighth to seven.
+BAR_CELLS = 10
+_EIGHTHS = "▏▎▍▌▋▊▉"
+
+
+def share_bar(part: int, total: int, cells: int = BAR_CELLS) -> str:
+    """``part / total`` as a bar of ``cells`` cells in eighths of a cell (rounded half up: 50% of 10 cells is
+    ``█████``), padded with spaces to ``cells``; empty when ``total`` is 0."""
+    eighths = (8 * cells * part * 2 + total) // (2 * total) if total > 0 else 0
+    eighths = max(0, min(8 * cells, eighths))
+    bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8 - 1] if eighths % 8 else "")
+    return bar.ljust(cells)
+
+
+def _with_bars(t: Table, shares: Sequence[int], total: int, after: int) -> Table:
+    """``t`` with a bar column of each row's share of ``total`` after column ``after``; optional, the last to go
+    on a narrow terminal."""
+    at = after + 1
+
+    def put(row: tuple[str, ...], cell: str) -> tuple[str, ...]:
+        return (*row[:at], cell, *row[at:])
+
+    def moved(cols: Iterable[int]) -> list[int]:
+        return [c + 1 if c >= at else c for c in cols]
+
+    footer = put(t.footer, "") if t.footer else None
+    return replace(t, columns=put(t.columns, "share"), rows=[put(row, share_bar(v, total)) for row, v in
+                                                            zip(t.rows, shares, strict=True)],
+                   footer=footer, numeric=frozenset(moved(t.numeric)), optional=(*moved(t.optional), at),
+                   notes=[*t.notes, f"share: the MACs as a bar, {BAR_CELLS} cells = 100% of the total (█ a tenth, "
+                          "▏ an eightieth)"])
+
+
 def _outputs_note(r: Report) -> list[str]:
     """One line per output when a model has several: name, shape, receptive field and stride."""
     if len(r.outputs) <= 1:
@@ -46,8 +79,9 @@ def _outputs_note(r: Report) -> list[str]:
     return [f"output {o.name}: {shape(o.shape)}, RF {rf_cell(o.rf)}, stride {pair(o.rf.stride)}" for o in r.outputs]
 
 
-def show_table(r: Report, exact: bool = False) -> Table:
-    """Per-layer costs: name, type, output shape, params, MACs, share of total MACs, activations."""
+def show_table(r: Report, exact: bool = False, bars: bool = False) -> Table:
+    """Per-layer costs: name, type, output shape, params, MACs, share of total MACs, activations; ``bars``: the
+    share also as a bar after it (:func:`share_bar`)."""
     rows = []
     for row in r.layers:
         share = mac_share(row.cost.macs, r.macs)
@@ -69,8 +103,9 @@ def show_table(r: Report, exact: bool = False) -> Table:
                      "--train for training)")
     notes.extend(r.notes)
     notes.extend(_outputs_note(r))
-    return Table(r.name, ("layer", "type", "output", "params", "MACs", "MACs %", "activations"), rows, footer,
-                 notes, frozenset({3, 4, 5, 6}), optional=(6, 1))
+    t = Table(r.name, ("layer", "type", "output", "params", "MACs", "MACs %", "activations"), rows, footer,
+              notes, frozenset({3, 4, 5, 6}), optional=(6, 1))
+    return _with_bars(t, [row.cost.macs for row in r.layers], r.macs, 5) if bars else t
 
 
 def compare_table(c: Comparison, exact: bool = False, title: str = "compare") -> Table:
@@ -234,12 +269,14 @@ def footprint_text(model: str, fp: Footprint) -> list[str]:
     return lines
 
 
-def depth_table(r: Report, depth: int, exact: bool = False) -> Table:
-    """``show --depth N``: per block at nesting depth N, its layers' params, MACs, activations, share of MACs."""
+def depth_table(r: Report, depth: int, exact: bool = False, bars: bool = False) -> Table:
+    """``show --depth N``: per block at nesting depth N, its layers' params, MACs, activations, share of MACs
+    (``bars``: also as a bar after it)."""
     from convcalc.metrics.blocks import at_depth
 
     rows = []
-    for b in at_depth(r, depth):
+    blocks = at_depth(r, depth)
+    for b in blocks:
         share = mac_share(b.cost.macs, r.macs)
         rows.append((b.name, b.type, str(b.layers), human(b.cost.params, exact), human(b.cost.macs, exact),
                      human(b.activations, exact), share))
@@ -250,5 +287,6 @@ def depth_table(r: Report, depth: int, exact: bool = False) -> Table:
              "activations = elements of the layer outputs"]
     if r.training_only.macs:
         notes.append(f"training-only branches: {human(r.training_only.macs, exact)} MACs not in the inference pass")
-    return Table(f"{r.name} (depth {depth})", ("block", "type", "layers", "params", "MACs", "activations", "MACs %"),
-                 rows, footer, notes, frozenset({2, 3, 4, 5, 6}), optional=(5, 1))
+    t = Table(f"{r.name} (depth {depth})", ("block", "type", "layers", "params", "MACs", "activations", "MACs %"),
+              rows, footer, notes, frozenset({2, 3, 4, 5, 6}), optional=(5, 1))
+    return _with_bars(t, [b.cost.macs for b in blocks], r.macs, 6) if bars else t
