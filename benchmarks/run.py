@@ -656,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         elif task == "memory":
             result = child_memory(args[0], int(args[1]))
         elif task == "sweep":
-            result = sweep_bench.child_sweep(int(args[0]), int(args[1]))
+            result = sweep_bench.child_sweep(int(args[0]), int(args[1]), args[2:] == ["large"])
         else:
             raise SystemExit(f"unknown child task {task}")
         print(json.dumps(result))
@@ -679,6 +679,9 @@ def main(argv: list[str] | None = None) -> int:
         rounds = 2 if quick else 5
         res["sweep"] = {"rounds": rounds, "one": child_json("sweep", "1", str(rounds)),
                         "two": child_json("sweep", "2", str(rounds))}
+        if not quick:
+            res["sweep"]["large_one"] = child_json("sweep", "1", "1", "large")
+            res["sweep"]["large_two"] = child_json("sweep", "2", "1", "large")
     res["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     res["elapsed_s"] = time.perf_counter() - started
     failed = [c for r in res["parser"] for c in r["checks"] if not c["ok"]]

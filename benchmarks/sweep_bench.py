@@ -1,5 +1,9 @@
 """The sweep benchmark: configurations per second for a MobileNetV2-sized family (the zoo's mobilenet_v2 over
-width × input size), on one process and with ``--jobs 2``. Used by benchmarks/run.py (a child process each)."""
+width × input size), on one process and with ``--jobs 2``. Used by benchmarks/run.py (a child process each).
+
+Each child is a fresh process, so its first sweep is what ``convcalc sweep`` does once its modules are
+imported: every cache cold (the cold figure, judged against the target). Later rounds read the spec again (a
+new document, so its structure is walked again) but find the per-layer rules' memos warm (the warm figure)."""
 
 from __future__ import annotations
 
@@ -9,39 +13,55 @@ from typing import Any
 #: the family: torchvision's width_mult from 0.5 to 1.4 (10 values) × 15 input sizes from 96 to 320
 WIDTHS = "0.5:1.4:0.1"
 SIZES = "96:320:16"
+#: a larger family for ``--jobs 2`` (37 widths × 29 sizes), where starting the workers is a smaller share
+LARGE_WIDTHS = "0.5:1.4:0.025"
+LARGE_SIZES = "96:320:8"
 TARGET_PER_S = 300
 
 
-def child_sweep(jobs: int, rounds: int) -> dict[str, Any]:
-    """Sweep the family ``rounds`` times with ``jobs`` processes (the spec read once, as the command does);
-    best wall time and the process's CPU time of that round (workers' CPU not included)."""
+def child_sweep(jobs: int, rounds: int, large: bool = False) -> dict[str, Any]:
+    """Sweep the family ``rounds`` times with ``jobs`` processes (the spec read at each round, once, as the
+    command does): the first round's wall time (cold) and the best of the others (warm), with the process's
+    CPU time of each (workers' CPU not included)."""
     from convcalc.sweep import grid, load_target, parse_axes, run_sweep
 
-    configs = grid(parse_axes([f"width={WIDTHS}"], size=SIZES))
-    target = load_target("mobilenet_v2")
-    best, cpu, rows = float("inf"), 0.0, []
+    widths, sizes = (LARGE_WIDTHS, LARGE_SIZES) if large else (WIDTHS, SIZES)
+    configs = grid(parse_axes([f"width={widths}"], size=sizes))
+    times: list[tuple[float, float]] = []
+    rows: list[Any] = []
     for _ in range(rounds):
         t0, c0 = time.perf_counter(), time.process_time()
-        rows = run_sweep([target], configs, jobs)
-        wall, used = time.perf_counter() - t0, time.process_time() - c0
-        if wall < best:
-            best, cpu = wall, used
+        rows = run_sweep([load_target("mobilenet_v2")], configs, jobs)
+        times.append((time.perf_counter() - t0, time.process_time() - c0))
     assert all(r.ok for r in rows), [r.error for r in rows if not r.ok]
-    return {"configs": len(configs), "jobs": jobs, "wall_s": best, "cpu_s": cpu, "per_s": len(configs) / best,
+    cold = times[0]
+    warm = min(times[1:]) if len(times) > 1 else cold
+    return {"configs": len(configs), "jobs": jobs, "wall_s": cold[0], "cpu_s": cold[1],
+            "per_s": len(configs) / cold[0], "warm_wall_s": warm[0], "warm_per_s": len(configs) / warm[0],
             "macs_first": rows[0].macs}
 
 
 def lines(res: dict[str, Any]) -> list[str]:
     """The report's section."""
     one, two = res["one"], res["two"]
-    speedup = one["wall_s"] / two["wall_s"]
     met = "met" if one["per_s"] >= TARGET_PER_S else "missed"
-    return [
+
+    def speed(r: dict[str, Any]) -> str:
+        return (f"cold {r['wall_s'] * 1e3:.0f} ms = {r['per_s']:.0f} configurations/s "
+                f"({r['wall_s'] / r['configs'] * 1e3:.2f} ms each); warm {r['warm_wall_s'] * 1e3:.0f} ms = "
+                f"{r['warm_per_s']:.0f}/s")
+
+    out = [
         "", f"## Sweep (mobilenet_v2, width {WIDTHS} x size {SIZES}: {one['configs']} configurations; params, MACs, "
-        "FLOPs, activations, fp32 peak memory, RF and budgets each; the spec read once; best of "
-        f"{res['rounds']})", "",
-        f"one process: {one['wall_s'] * 1e3:.0f} ms, {one['per_s']:.0f} configurations/s "
-        f"({one['wall_s'] / one['configs'] * 1e3:.2f} ms each); target >= {TARGET_PER_S}/s on one core: {met}",
-        f"--jobs 2: {two['wall_s'] * 1e3:.0f} ms, {two['per_s']:.0f} configurations/s, {speedup:.2f}x the one-process "
-        f"speed (processes started and the spec sent to each, in the time)",
+        "FLOPs, activations, fp32 peak memory, RF and budgets each; cold: the first sweep in a fresh process; "
+        f"warm: best of {res['rounds'] - 1} more, the spec read again each time)", "",
+        f"one process: {speed(one)}; target >= {TARGET_PER_S}/s cold on one core: {met}",
+        f"--jobs 2: {speed(two)}; {one['wall_s'] / two['wall_s']:.2f}x the one-process speed cold (workers started "
+        "and the spec sent to each, in the time)",
     ]
+    if "large_one" in res:
+        lo, lt = res["large_one"], res["large_two"]
+        out.append(f"a larger family (width {LARGE_WIDTHS} x size {LARGE_SIZES}: {lo['configs']} configurations): "
+                   f"one process cold {lo['wall_s']:.2f} s = {lo['per_s']:.0f}/s, --jobs 2 cold {lt['wall_s']:.2f} s "
+                   f"= {lt['per_s']:.0f}/s: {lo['wall_s'] / lt['wall_s']:.2f}x")
+    return out

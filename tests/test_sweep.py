@@ -3,6 +3,8 @@ as rows with their reason, budgets' verdicts as `check` gives them, the Pareto f
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -233,9 +235,9 @@ def test_cli_formats(tiny: str) -> None:
     code, out, _ = _run("sweep", tiny, "--set", "width=8,16", "--size", "12,16", "--format", "csv")
     lines = out.splitlines()
     assert lines[0] == ("spec,model,width,size,params,macs,flops,activations,peak_memory_bytes,rf_h,rf_w,"
-                        "stride_h,stride_w,status,failed,error")
-    assert lines[1] == f"{tiny},tiny,8,12,2352,46944,94304,656,2880,11,11,4,4,pass,,"
-    assert lines[4] == f"{tiny},tiny,16,16,7008,308928,620480,3744,12800,15,15,8,8,fail,max_macs,"
+                        "stride_h,stride_w,status,failed,error,rf_at")
+    assert lines[1] == f"{tiny},tiny,8,12,2352,46944,94304,656,2880,11,11,4,4,pass,,,"
+    assert lines[4] == f"{tiny},tiny,16,16,7008,308928,620480,3744,12800,15,15,8,8,fail,max_macs,,"
     code, out, _ = _run("sweep", tiny, "--set", "width=8,16", "--size", "12", "--format", "markdown", "--exact")
     assert "| width | params | MACs |" in out and "| 16 | 7,008 | 103,104 |" in out
 
@@ -274,8 +276,8 @@ def test_command_line_limits(tiny: str) -> None:
                           "--budget", "max_peak_memory=4KiB", "-f", "csv")
     assert code == 0, err
     # the spec's own limits (max_macs 100K, min_rf 9) hold as well: every limit must hold
-    assert [line.split(",")[-3:-1] for line in out.splitlines()[1:]] == [["pass", ""],
-                                                                        ["fail", "max_params;max_macs;max_peak_memory"]]
+    assert [[r["status"], r["failed"]] for r in csv.DictReader(io.StringIO(out))] == \
+        [["pass", ""], ["fail", "max_params;max_macs;max_peak_memory"]]
     rows = run_sweep([load_target(tiny)], [Config((("width", 16),), (12, 12))], jobs=1,
                      budget=parse_cli({"max_params": "5000"}))
     assert [(v.label, v.limit, v.actual, v.passed) for v in rows[0].verdicts if v.key == "max_params"] == \
@@ -284,3 +286,46 @@ def test_command_line_limits(tiny: str) -> None:
                          (["--budget", "max_macs=3Q"], "unknown suffix"), (["--budget", "x"], "KEY=VALUE")):
         code, out, err = _run("sweep", tiny, *bad)
         assert code == 2 and out == "" and message in err, err
+
+
+NAMED = """\
+name: named
+input: {channels: 3, size: 32}
+params: {width: 8}
+layers:
+  - conv: {name: stem, out: $width, kernel: 7, padding: 3}
+  - relu
+  - conv: {name: down, out: $width, kernel: 3, stride: 2, padding: 1}
+  - global_avgpool
+"""
+
+
+def test_rf_at_a_layer(tmp_path: Path) -> None:
+    p = tmp_path / "named.yaml"
+    p.write_text(NAMED, encoding="utf-8")
+    # at `down`: 7 + (3 - 1) * 1 = 9 pixels, jump 1 * 2 = 2; at the output, after the global pool of its 16×16
+    # map: 9 + (16 - 1) * 2 = 39, jump 2 * 16 = 32
+    code, out, err = _run("sweep", str(p), "--size", "32,64", "--rf-at", "down", "-f", "csv")
+    assert code == 0, err
+    assert [(r["size"], r["rf_h"], r["rf_w"], r["stride_h"], r["rf_at"]) for r in csv.DictReader(io.StringIO(out))] \
+        == [("32", "9", "9", "2", "down"), ("64", "9", "9", "2", "down")]
+    rows = json.loads(_run("sweep", str(p), "--size", "32", "-f", "json")[1])["rows"]
+    assert (rows[0]["rf"], rows[0]["stride"], rows[0]["rf_at"]) == ([39, 39], [32, 32], None)
+    # a budget's rf_at says the same, and the table says where RF is measured
+    code, out, err = _run("sweep", str(p), "--size", "32", "--budget", "rf_at=stem", "--budget", "min_rf=7")
+    assert code == 0, err
+    assert "7×7" in out and "at stem" in out.replace("\n", " ") and "pass" in out
+    code, out, err = _run("sweep", str(p), "--size", "32", "--rf-at", "dwn")
+    assert code == 2 and out == "" and "no layer or block named 'dwn'" in err and "did you mean 'down'" in err, err
+
+
+def test_a_reports_rows_keep_its_batch() -> None:
+    """The layer rows are made when first read, from the report's own batch (the graph's may change later: the
+    training-memory limit measures at another batch)."""
+    [report] = analyze_document(open_source("resnet18"), Settings({}, None, 2))
+    assert report.graph is not None
+    report.graph.batch = 8
+    assert report.batch == 2
+    assert sum(r.cost.macs for r in report.layers if not r.training_only and not r.dead) == report.macs \
+        == 2 * 1_814_073_344
+    assert report.layers[0].activations == 2 * 64 * 112 * 112

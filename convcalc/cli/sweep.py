@@ -117,6 +117,9 @@ def sweep(
         None, "--budgets", metavar="FILE",
         help="A budgets file whose limits apply too (repeatable), besides the spec's own and the budgets.yaml "
              "files found next to it, as in check."),
+    rf_at: str | None = typer.Option(None, "--rf-at", metavar="LAYER",
+                                     help="Measure RF and stride at this layer or named block (default: the "
+                                          "output), as check --rf-at does; a budget's rf_at otherwise."),
     plot: str | None = typer.Option(None, "--plot", metavar="FILE.png|svg",
                                     help="Also draw each metric against the first swept parameter, one line per "
                                          "value of the others, budgets as dashed lines (PNG or SVG; needs "
@@ -139,7 +142,7 @@ def sweep(
             metrics = parse_metrics(pareto)
         except ValueError as exc:
             raise _usage("--pareto", str(exc)) from None
-    cli_budget = _limits(limits or [])
+    cli_budget = _limits([*(limits or []), *([f"rf_at={rf_at}"] if rf_at is not None else [])])
     configs = _guard(lambda: grid(axes))
     targets = [_guard(partial(load_target, s, tuple(budgets or ()))) for s in specs]
     update, stop = _progress(len(targets) * len(configs))

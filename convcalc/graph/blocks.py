@@ -54,6 +54,7 @@ class BlockWalker:
     visits: int
     edges: int
     failed: set[str]
+    failed_log: list[str]
     rf: ReceptivePass
     depth: int
     known: dict[str, int]
@@ -76,6 +77,7 @@ class BlockWalker:
         def split(self, x: int, channels: list[int], scope: Scope, path: KeyPath, ctx: Ctx) -> list[int]: ...
         def in_place(self, node: int | None, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None: ...
         def end_block(self, name: str, kind: str, node: int, path: KeyPath, ctx: Ctx) -> None: ...
+        def fail(self, name: str) -> None: ...
         def loc(self, path: KeyPath, ctx: Ctx) -> Location: ...
 
     def min_visits(self, items: Any, seen: frozenset[str] = frozenset()) -> int:
@@ -119,7 +121,7 @@ class BlockWalker:
         if named and full is not None and out is not None:
             self.end_block(full, kind, out, path, ctx)
         elif full is not None and out is None:
-            self.failed.add(full)
+            self.fail(full)
         return out  # type: ignore[no-any-return]
 
     def count(self, args: dict[str, Any], path: KeyPath, ctx: Ctx) -> int | None:
@@ -383,7 +385,7 @@ class BlockWalker:
         own = "name" in args or not inline
         full = self.name_of(args, path, scope, t.name, ctx) if own else scope.prefix.rstrip("/")
         if not ok:
-            self.failed.add(full)
+            self.fail(full)
             return None
         inner = Scope(full + "/" if own else scope.prefix, declared(t.body))
         new_ctx = Ctx({**base, **env}, ctx.calls + ((t.name, self.loc(path, ctx)),), ctx.training_only, ctx.side,
@@ -392,6 +394,6 @@ class BlockWalker:
         if out is not None:
             self.end_block(full, t.name, out, path, ctx)
         else:
-            self.failed.add(full)
+            self.fail(full)
         return out
 

@@ -20,9 +20,9 @@ from convcalc.graph.context import Ctx
 from convcalc.graph.nodes import MAX_NODES, BlockEnd, Graph, Node
 from convcalc.graph.refs import RefWalker
 from convcalc.graph.replay import Expansion
-from convcalc.graph.resize import expanded
+from convcalc.graph.resize import expanded, reads_size
 from convcalc.graph.scope import Scope
-from convcalc.kinds.core import KINDS, Kind, Layer, LayerShapeError, Shape
+from convcalc.kinds.core import KINDS, Layer, LayerShapeError, Shape
 from convcalc.kinds.merge import MERGE_KINDS, SLICE, MergeError, merge_shape
 from convcalc.kinds.values import ArgError
 from convcalc.lang.expr import ExprError, Unknown, integral, interpolate_text, is_computed, is_expression, substitute
@@ -44,6 +44,8 @@ class Builder(BlockWalker, RefWalker):
         #: full name of every layer and named block so far → its node (for ``from:``)
         self.known: dict[str, int] = {}
         self.failed: set[str] = set()
+        #: the same names, in the order they failed (what a call added: :mod:`convcalc.graph.replay`)
+        self.failed_log: list[str] = []
         #: a ``from:`` or a merge named its inputs (else every node feeds the next)
         self.referenced = False
         self.visits = 0  # layers, blocks and template calls walked, plus repeat/dense iterations
@@ -60,8 +62,6 @@ class Builder(BlockWalker, RefWalker):
         self.sized = False
         self.expansions: dict[tuple[Hashable, ...], Expansion] = {}
         self.replayable: dict[int, bool] = {}
-        #: the arguments each kind takes from ``defaults:`` (:meth:`defaults_of`)
-        self.kind_defaults: dict[str, tuple[tuple[str, Any], ...]] = {}
         #: (document, key path) → its location (the documents are the spec's and its includes, alive throughout)
         self.located: dict[tuple[int, KeyPath], Location] = {}
         self.rf = ReceptivePass(self.nodes, self.node_error)
@@ -102,6 +102,11 @@ class Builder(BlockWalker, RefWalker):
         self.nodes.append(node)
         self.known[name] = node.index
         return node.index
+
+    def fail(self, name: str) -> None:
+        """A layer's or block's expansion failed (a reference to it reports nothing more)."""
+        self.failed.add(name)
+        self.failed_log.append(name)
 
     def too_large(self, path: KeyPath, ctx: Ctx, message: str = "") -> None:
         """Report an expansion past the limit and stop walking this model."""
@@ -211,7 +216,7 @@ class Builder(BlockWalker, RefWalker):
         return None
 
     def sub(self, value: Any, path: KeyPath, ctx: Ctx, interpolate: bool = False) -> tuple[bool, Any]:
-        if not self.sized and _reads_size(value):
+        if not self.sized and reads_size(value):
             self.sized = True
         try:
             if interpolate and isinstance(value, str) and "${" in value and not is_expression(value):
@@ -299,9 +304,14 @@ class Builder(BlockWalker, RefWalker):
         if problem:
             self.err(path, problem, hint, ctx)
             ok = False
-        for key, default in self.defaults_of(ks):
-            if key not in values:
-                values[key] = default
+        if ks.conv_like and "bias" not in values and self.spec.defaults.bias is not None:
+            values["bias"] = self.spec.defaults.bias
+        if (ks.conv_like or ks.pool_like) and "padding" not in values and "padding" in ks.params \
+                and self.spec.defaults.padding is not None:
+            values["padding"] = self.spec.defaults.padding
+        if ks.group == "activation" and "inplace" in ks.params and "inplace" not in values \
+                and self.spec.defaults.inplace is not None:
+            values["inplace"] = self.spec.defaults.inplace
         if "like" in values:  # upsample to the height and width of another layer
             self.sized = True
             like = self.ref(values.pop("like"), path + ("like",), scope, ctx)
@@ -311,22 +321,8 @@ class Builder(BlockWalker, RefWalker):
         name = self.name_of(args, path, scope, kind, ctx)
         out = self.apply(Layer(kind, name, ks.args(**values)), x, path, ctx) if ok and x is not None else None
         if out is None:
-            self.failed.add(name)
+            self.fail(name)
         return out
-
-    def defaults_of(self, ks: Kind) -> tuple[tuple[str, Any], ...]:
-        """The arguments a layer of kind ``ks`` takes from the spec's ``defaults:`` when it does not give them:
-        ``bias`` (conv-like), ``padding`` (conv- and pool-like), ``inplace`` (activations that run in place)."""
-        known = self.kind_defaults.get(ks.name)
-        if known is None:
-            d = self.spec.defaults
-            known = tuple((key, value) for key, value, applies in (
-                ("bias", d.bias, ks.conv_like),
-                ("padding", d.padding, (ks.conv_like or ks.pool_like) and "padding" in ks.params),
-                ("inplace", d.inplace, ks.group == "activation" and "inplace" in ks.params),
-            ) if applies and value is not None)
-            self.kind_defaults[ks.name] = known
-        return known
 
     def apply(self, layer: Layer, x: int, path: KeyPath, ctx: Ctx) -> int | None:
         src = self.nodes[x]
@@ -371,13 +367,6 @@ class Builder(BlockWalker, RefWalker):
         idx = self.add_node(name, "split", (x,), Shape(c, src.shape.h, src.shape.w), path, ctx)
         self.nodes[idx].split_start = start
         return idx
-
-def _reads_size(value: Any) -> bool:
-    """Whether a spec value may read the input's height or width (an expression naming in_height or in_width)."""
-    if isinstance(value, list):
-        return any(_reads_size(v) for v in value)
-    return isinstance(value, str) and ("in_height" in value or "in_width" in value)
-
 
 def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None,
                 receptive: bool = True) -> Graph | None:

@@ -34,6 +34,7 @@ class RefWalker:
         def merge(self, kind: str, name: str | None, inputs: list[int], path: KeyPath, ctx: Ctx,
                   scope: Scope) -> int | None: ...
         def channel_slice(self, x: int, name: str, start: int, c: int, path: KeyPath, ctx: Ctx) -> int: ...
+        def fail(self, name: str) -> None: ...
 
     # ------------------------------------------------------------ references
 
@@ -105,7 +106,7 @@ class RefWalker:
         out = None if any(i is None for i in inputs) else \
             self.merge(kind, name, [i for i in inputs if i is not None], path, ctx, scope)
         if out is None:
-            self.failed.add(name)
+            self.fail(name)
         return self.in_place(out, args, path, ctx)
 
     def slice_item(self, args: dict[str, Any], path: KeyPath, x: int | None, scope: Scope, ctx: Ctx) -> int | None:
@@ -119,7 +120,7 @@ class RefWalker:
             x = self.source(args["from"], path + ("from",), scope, ctx, x)
         name = self.name_of(args, path, scope, "slice", ctx)
         if x is None:
-            self.failed.add(name)
+            self.fail(name)
             return None
         c = self.nodes[x].shape.c
         bounds = []
@@ -132,12 +133,12 @@ class RefWalker:
             bounds.append(v if ok else None)
         start, stop = bounds
         if start is None or stop is None:
-            self.failed.add(name)
+            self.fail(name)
             return None
         if not start < stop <= c:
             self.err(path, f"slice {start} … {stop} of {c} channels is empty or out of range",
                      f"need 0 <= start < stop <= {c}", ctx)
-            self.failed.add(name)
+            self.fail(name)
             return None
         return self.channel_slice(x, name, start, stop - start, path, ctx)
 

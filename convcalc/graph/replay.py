@@ -31,22 +31,21 @@ Calls = tuple[tuple[str, Location], ...]
 
 
 class Expansion(NamedTuple):
-    """What one call's walk added: its nodes (from index ``start``, on input ``input``), the blocks that ended
-    among them (each after that many of its nodes), its warnings, visits and connections, its result; the names
-    it walked without an input (a projection not needed); where it decided a projection on the effective
-    strides, its input's; and the caller's chain, the call's place and its parameters (kept: the key holds
-    their ids, and ids of values in them)."""
+    """What one call's walk added, as ranges of the build's nodes, blocks and failed names (all only ever
+    appended to): its nodes (on input ``input``), the blocks that ended among them, the names it walked without
+    an input (a projection not needed); its warnings, visits and connections, its result; where it decided a
+    projection on the effective strides, its input's; and the caller's chain, the call's place and its
+    parameters (kept: the key holds their ids, and ids of values in them)."""
 
     name: str
-    start: int
     input: int
-    nodes: list[Node]
-    blocks: tuple[tuple[int, BlockEnd], ...]
+    nodes: range
+    blocks: range
+    failed: range
     warnings: tuple[tuple[tuple[Location, KeyPath], str], ...]
     visits: int
     edges: int
     out: int
-    failed: tuple[str, ...]
     jumps: tuple[object, ...] | None
     anchors: tuple[Calls, Location, dict[str, Any]]
 
@@ -77,28 +76,29 @@ def expand(b: BlockWalker, t: Template, params: dict[str, Any], x: int | None, i
         out = replay(b, known, x, name)
         if out is not None:
             return out
-    nodes, blocks, warnings, visits, edges = len(b.nodes), len(b.blocks), len(b.warnings), b.visits, b.edges
-    problems, lookups, fields, failed = b.errors.count, b.lookups, b.rf.done, frozenset(b.failed)
+    nodes, blocks, failed, warnings = len(b.nodes), len(b.blocks), len(b.failed_log), len(b.warnings)
+    visits, edges, problems, lookups, fields = b.visits, b.edges, b.errors.count, b.lookups, b.rf.done
     out = b.seq(t.body, t.path, x, inner, ctx, fresh=True)
     if out is None or known is not None or (b.errors.count, b.lookups) != (problems, lookups):
         return out
-    at = b.block_at[blocks:]
     b.expansions[key] = Expansion(
-        name, nodes, x, b.nodes[nodes:], tuple(zip((a - nodes for a in at), b.blocks[blocks:], strict=True)),
-        tuple(list(b.warnings.items())[warnings:]), b.visits - visits, b.edges - edges, out,
-        tuple(sorted(b.failed - failed)), tuple(r.jump for r in b.nodes[x].rf) if b.rf.done != fields else None,
+        name, x, range(nodes, len(b.nodes)), range(blocks, len(b.blocks)), range(failed, len(b.failed_log)),
+        tuple(list(b.warnings.items())[warnings:]) if len(b.warnings) != warnings else (), b.visits - visits,
+        b.edges - edges, out, tuple(r.jump for r in b.nodes[x].rf) if b.rf.done != fields else None,
         (caller, site, params))
     return out
 
 
-def replayable(e: Expansion) -> bool:
+def replayable(b: BlockWalker, e: Expansion) -> bool:
     """Whether every node of the expansion reads only its input or its own nodes, and every name is inside the
     call's (a layer's name is its node's)."""
     inside = (lambda full: full == e.name or full.startswith(e.name + "/")) if e.name else (lambda full: True)
-    return all(all(i == e.input or i >= e.start for i in n.inputs) and inside(n.name)
-               and (n.layer is None or n.layer.name == n.name) for n in e.nodes) \
-        and all((be.node == e.input or be.node >= e.start) and inside(be.name) for _, be in e.blocks) \
-        and all(inside(f) for f in e.failed)
+    start = e.nodes.start
+    return all(all(i == e.input or i >= start for i in n.inputs) and inside(n.name)
+               and (n.layer is None or n.layer.name == n.name) for n in b.nodes[start:e.nodes.stop]) \
+        and all((be.node == e.input or be.node >= start) and inside(be.name)
+                for be in b.blocks[e.blocks.start:e.blocks.stop]) \
+        and all(inside(f) for f in b.failed_log[e.failed.start:e.failed.stop])
 
 
 def replay(b: BlockWalker, e: Expansion, x: int, name: str) -> int | None:
@@ -108,29 +108,28 @@ def replay(b: BlockWalker, e: Expansion, x: int, name: str) -> int | None:
         return None
     verdict = b.replayable.get(id(e))
     if verdict is None:
-        verdict = b.replayable[id(e)] = replayable(e)
+        verdict = b.replayable[id(e)] = replayable(b, e)
     if not verdict:
         return None
     if e.jumps is not None:
         b.rf.upto(x)
         if tuple(r.jump for r in b.nodes[x].rf) != e.jumps:
             return None
-    shift = len(b.nodes) - e.start
-    cut = len(e.name)
-    blocks = iter(e.blocks)
-    ended = next(blocks, None)
-    for k in range(len(e.nodes) + 1):
-        while ended is not None and ended[0] == k:
-            be = ended[1]
+    start, shift, cut = e.nodes.start, len(b.nodes) - e.nodes.start, len(e.name)
+    ends = iter(e.blocks)
+    ended = next(ends, None)
+    for k in range(start, e.nodes.stop + 1):
+        while ended is not None and b.block_at[ended] == k:  # (the blocks that ended before node k was made)
+            be = b.blocks[ended]
             full = name + be.name[cut:]
             node = x if be.node == e.input else be.node + shift
             b.blocks.append(BlockEnd(full, be.kind, node, be.location))
             b.block_at.append(len(b.nodes))
             b.known[full] = node
-            ended = next(blocks, None)
-        if k == len(e.nodes):
+            ended = next(ends, None)
+        if k == e.nodes.stop:
             break
-        n = e.nodes[k]
+        n = b.nodes[k]
         full = name + n.name[cut:]
         new = Node(len(b.nodes), full, n.kind, tuple(x if i == e.input else i + shift for i in n.inputs), n.shape,
                    n.location, n.path, Layer(n.layer.kind, full, n.layer.args) if n.layer is not None else None,
@@ -139,7 +138,8 @@ def replay(b: BlockWalker, e: Expansion, x: int, name: str) -> int | None:
         b.known[full] = new.index
     for key, message in e.warnings:
         b.warnings.setdefault(key, message)
-    b.failed.update(name + f[cut:] for f in e.failed)
+    for f in range(e.failed.start, e.failed.stop):
+        b.fail(name + b.failed_log[f][cut:])
     b.visits += e.visits
     b.edges += e.edges
     return x if e.out == e.input else e.out + shift

@@ -8,7 +8,8 @@ and without a problem, keeps its structure for its spec, model, parameters and i
 another size rebuilds it, each shape from its input's by its kind's rule (a merge's by the merge's). Where a
 layer cannot take its new input, a size passes the limit, or a shape's channels differ (a flatten's depend on
 the size, and channels decide: ``in_channels``, splits, slices), nothing is rebuilt and the walk runs, reporting
-what it reports. A sweep over sizes walks each model once per setting of its other parameters.
+what it reports. A sweep over sizes walks each model once per setting of its other parameters. (The key holds
+the document's data by identity, as every cache of a document does: a document is not changed once built.)
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def walk(b: Builder, spec: Spec, model: ModelSpec) -> tuple[int | None, list[Out
         b.errors.add(Diagnostic(spec.doc.loc(model.path), model.path, "the model nests too deeply to expand",
                                 "blocks or named blocks probably call each other without end"))
         return None, []
+
+
+def reads_size(value: Any) -> bool:
+    """Whether a spec value may read the input's height or width (an expression naming in_height or in_width)."""
+    if isinstance(value, list):
+        return any(reads_size(v) for v in value)
+    return isinstance(value, str) and ("in_height" in value or "in_width" in value)
 
 
 def _key(spec: Spec, model: ModelSpec) -> tuple[Hashable, ...] | None:

@@ -5,6 +5,7 @@ Every view (tables, JSON, CSV, budgets) is derived from these reports; nothing i
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -136,8 +137,6 @@ class Report:
     file: str
     input_shape: Shape
     batch: int
-    layers: tuple[LayerRow, ...]
-    blocks: tuple[BlockRow, ...]
     total: Cost
     training_only: Cost
     output_shape: Shape
@@ -154,6 +153,31 @@ class Report:
     warnings: tuple[str, ...] = ()
     #: the memory pass, when asked for (:mod:`convcalc.metrics.memory`)
     memory: Memory | None = None
+    #: the analysed graph (the layer and block rows are derived from it when first read)
+    graph: Graph | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def layers(self) -> tuple[LayerRow, ...]:
+        """Every layer's row, in the graph's order (made when first read: a sweep or a budget check of the
+        totals never needs them)."""
+        if self.graph is None:
+            return ()
+        field_of = _fields()
+        return tuple(_row(self.graph, n, self.batch, field_of) for n in self.graph.layers)
+
+    @cached_property
+    def blocks(self) -> tuple[BlockRow, ...]:
+        """Every named block's row (cost and activations summed over its layers, as in the total)."""
+        g = self.graph
+        if g is None or not g.blocks:
+            return ()
+        field_of = _fields()
+        sums = block_sums(self.layers, {b.name for b in g.blocks})
+        return tuple(
+            BlockRow(b.name, b.kind, g.nodes[b.node].name, g.nodes[b.node].shape, field_of(g.nodes[b.node].rf),
+                     field_of(g.nodes[b.node].rf_full), *sums.get(b.name, (ZERO, 0)))
+            for b in g.blocks
+        )
 
     @property
     def params(self) -> int:
@@ -182,14 +206,18 @@ def _fields() -> Callable[[RF], Field]:
     return field
 
 
-def _row(g: Graph, node: Node, field: Callable[[RF], Field]) -> LayerRow:
-    cost = node.cost.scaled(g.batch)
+def _activations(node: Node, batch: int) -> int:
+    """Elements of a layer's output over the batch (a split's outputs are its parts': none of its own)."""
     s = node.shape
+    return 0 if node.kind == "split" else s.c * s.h * s.w * batch
+
+
+def _row(g: Graph, node: Node, batch: int, field: Callable[[RF], Field]) -> LayerRow:
     rf = field(node.rf)
     ins = node.inputs
     return LayerRow(
-        node.name, node.kind, (g.nodes[ins[0]].name,) if len(ins) == 1 else tuple(g.nodes[i].name for i in ins), s,
-        cost, 0 if node.kind == "split" else s.c * s.h * s.w * g.batch,
+        node.name, node.kind, (g.nodes[ins[0]].name,) if len(ins) == 1 else tuple(g.nodes[i].name for i in ins),
+        node.shape, node.cost.scaled(batch), _activations(node, batch),
         rf, rf if node.rf_full is node.rf else field(node.rf_full), tuple(node.notes), node.training_only,
         node.data_dependent, node.index in g.dead,
     )
@@ -206,35 +234,28 @@ def report_of(g: Graph, file: str = "", erf: bool = False, memory: MemoryOptions
     centre unit (path counts over the graph, :mod:`convcalc.metrics.footprint`: what ``rf`` reports);
     ``memory``: also the memory pass with these options."""
     field = _fields()
-    rows = tuple(_row(g, n, field) for n in g.layers)
     totals = totals_of(g)
-    by_index = {n.index: n for n in g.nodes}
-    sums = block_sums(rows, {b.name for b in g.blocks}) if g.blocks else {}
-    blocks = tuple(
-        BlockRow(b.name, b.kind, by_index[b.node].name, by_index[b.node].shape,
-                 field(by_index[b.node].rf), field(by_index[b.node].rf_full), *sums.get(b.name, (ZERO, 0)))
-        for b in g.blocks
-    )
     out = g.nodes[g.output]
     outputs = tuple(_output(g, o.name, g.nodes[o.node], erf) for o in g.outputs)
     weights = nonlinear = activations = peak = 0  # over the inference pass's layers
-    for r in rows:
-        if not r.training_only and not r.dead:
-            weights += r.type in WEIGHT_KINDS
-            nonlinear += r.type in ACTIVATIONS
-            activations += r.activations
-            peak = max(peak, r.activations)
-    notes = tuple(f"{r.name}: {note}" for r in rows for note in r.notes)
-    if any(r.data_dependent for r in rows):
+    for n in g.layers:
+        if not n.training_only and n.index not in g.dead:
+            weights += n.kind in WEIGHT_KINDS
+            nonlinear += n.kind in ACTIVATIONS
+            a = _activations(n, g.batch)
+            activations += a
+            peak = max(peak, a)
+    notes = tuple(f"{n.name}: {note}" for n in g.layers for note in n.notes)
+    if any(n.data_dependent for n in g.layers):
         notes += ("deformable convolution: receptive fields after it are nominal (data-dependent)",)
-    notes += tuple(n for o in outputs if (n := beyond_input(o.name, o.rf.size, o.unit, g.input)))
+    notes += tuple(note for o in outputs if (note := beyond_input(o.name, o.rf.size, o.unit, g.input)))
     return Report(
         name=g.name, description=g.description, file=file, input_shape=g.input, batch=g.batch,
-        layers=rows, blocks=blocks, total=totals.total, training_only=totals.training_only, output_shape=out.shape,
+        total=totals.total, training_only=totals.training_only, output_shape=out.shape,
         rf=field(out.rf), rf_full=field(out.rf_full),
         weight_layers=weights, nonlinearities=nonlinear, activations=activations, peak_activation=peak,
         notes=notes, outputs=outputs, warnings=tuple(g.warnings),
-        memory=memory_of(g, memory) if memory is not None else None,
+        memory=memory_of(g, memory) if memory is not None else None, graph=g,
     )
 
 

@@ -56,9 +56,11 @@ def sweep_table(rows: Sequence[SweepRow], axes: Sequence[str], exact: bool = Fal
         out.append(tuple(cells))
     n = len(lead)
     many = any(len(r.outputs) > 1 for r in rows)
+    at = sorted({r.rf_at for r in rows if r.rf_at is not None})
+    where = ("the first output (--format json: every output)" if many else "the output") if not at else \
+        ", ".join(at) + (" (where rf_at says)" if len(at) > 1 or any(r.ok and r.rf_at is None for r in rows) else "")
     table_notes = ["batch as the spec's unless swept; activations = elements of all layer outputs; peak mem = "
-                   "fp32 inference peak of live tensors; RF and stride (h×w, input pixels) at the "
-                   + ("first output (--format json: every output)" if many else "output")]
+                   f"fp32 inference peak of live tensors; RF and stride (h×w, input pixels) at {where}"]
     table_notes += [f"[{i}] could not be analysed: {e}" for e, i in reasons.items()]
     table_notes += list(notes)
     return Table(title, cols, out, None, table_notes, frozenset(range(n, n + 5)),
@@ -83,6 +85,7 @@ def row_dict(r: SweepRow) -> dict[str, Any]:
         **{m: getattr(r, m) for m in _METRICS},
         "rf": None if r.rf is None else [_num(v) for v in r.rf],
         "stride": None if r.stride is None else [_num(v) for v in r.stride],
+        "rf_at": r.rf_at,
         "outputs": [{"name": o.name, "shape": list(o.shape), "rf": [_num(v) for v in o.rf],
                      "stride": [_num(v) for v in o.stride]} for o in r.outputs],
         "verdicts": [{"label": v.label, "key": v.key, "limit": _num(v.limit), "actual": _num(v.actual),
@@ -104,14 +107,15 @@ def sweep_json(rows: Sequence[SweepRow], axes: Sequence[Axis], pareto: Sequence[
 
 def sweep_csv(rows: Sequence[SweepRow], axes: Sequence[str]) -> str:
     """One line per row: spec, model, the swept values (a size as ``HxW``), the figures (peak memory in bytes),
-    rf and stride per axis, status, the failed limits (``;``-separated) and the error."""
+    rf and stride per axis, status, the failed limits (``;``-separated), the error and where rf is measured
+    (empty: the output)."""
     header = ["spec", "model", *axes, "params", "macs", "flops", "activations", "peak_memory_bytes",
-              "rf_h", "rf_w", "stride_h", "stride_w", "status", "failed", "error"]
+              "rf_h", "rf_w", "stride_h", "stride_w", "status", "failed", "error", "rf_at"]
     lines = []
     for r in rows:
         lines.append([r.source, r.model, *(_csv_value(r.config.value(a)) for a in axes),
                       *(getattr(r, m) for m in _METRICS), *(r.rf or ("", "")), *(r.stride or ("", "")),
-                      r.status, ";".join(v.label for v in r.verdicts if not v.passed), r.error or ""])
+                      r.status, ";".join(v.label for v in r.verdicts if not v.passed), r.error or "", r.rf_at or ""])
     return _csv(header, lines)
 
 

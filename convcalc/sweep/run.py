@@ -32,7 +32,7 @@ from pathlib import Path
 from convcalc.ci.budget import Budget
 from convcalc.ci.budgets_file import BudgetsFile, discover, parse_budgets_file, shown_path
 from convcalc.ci.gate import ModelResult, check_document
-from convcalc.ci.limits import Outcome
+from convcalc.ci.limits import Outcome, field_at
 from convcalc.errors import ConvcalcError, UsageError, format_path
 from convcalc.lang.sources import open_source
 from convcalc.lang.yaml_source import Document
@@ -74,7 +74,8 @@ class SweepRow:
     """One model (alternative) of one spec in one configuration: its figures, or why it could not be analysed
     (``error``; every figure is then None). Figures are at the configuration's batch: ``activations`` is the
     elements of every layer output summed, ``peak_memory`` the fp32 inference peak of live tensors in bytes;
-    ``rf`` and ``stride`` are the first output's (all of them in ``outputs``)."""
+    ``rf`` and ``stride`` are the first output's (all of them in ``outputs``), or the layer's or named block's
+    ``rf_at`` names (a budget's ``rf_at``, ``--rf-at``), as ``check`` measures them."""
 
     source: str
     model: str
@@ -92,6 +93,8 @@ class SweepRow:
     error: str | None = None
     #: the whole message: every problem with its ``file:line:col``, key path and hint
     detail: str | None = None
+    #: the layer or named block where ``rf`` and ``stride`` are measured (None: the first output)
+    rf_at: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -115,8 +118,11 @@ def _pair(f: Field, which: str) -> tuple[Num, Num]:
 def _row(source: str, config: Config, m: ModelResult, peak: int) -> SweepRow:
     r = m.report
     outs = tuple(Output(o.name, o.shape, _pair(o.rf, "size"), _pair(o.rf, "stride")) for o in r.outputs)
+    at = field_at(r, m.rf_at) if m.rf_at is not None else r.rf
+    assert at is not None  # (check_document reports an rf_at that names nothing)
     return SweepRow(source, m.name, config, r.params, r.macs, r.flops, r.activations, peak,
-                    _pair(r.rf, "size"), _pair(r.rf, "stride"), outs, tuple(Verdict.of(o) for o in m.outcomes))
+                    _pair(at, "size"), _pair(at, "stride"), outs, tuple(Verdict.of(o) for o in m.outcomes),
+                    rf_at=m.rf_at)
 
 
 def reason(exc: ConvcalcError) -> str:
