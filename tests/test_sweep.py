@@ -4,6 +4,7 @@ as rows with their reason, budgets' verdicts as `check` gives them, the Pareto f
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 from concurrent.futures import ProcessPoolExecutor
@@ -329,3 +330,20 @@ def test_a_reports_rows_keep_its_batch() -> None:
     assert sum(r.cost.macs for r in report.layers if not r.training_only and not r.dead) == report.macs \
         == 2 * 1_814_073_344
     assert report.layers[0].activations == 2 * 64 * 112 * 112
+
+
+def test_a_configuration_leaves_no_reference_cycles() -> None:
+    """Everything a configuration makes is freed when its row is made (reference counting alone): a long sweep
+    neither grows nor waits for the cycle collector."""
+    target = load_target("mobilenet_v2")
+    configs = grid(parse_axes(["width=0.5,0.75"], size="96,128"))
+    run_sweep([target], configs[:1], jobs=1)  # (the caches of a first configuration are not garbage)
+    gc.collect()
+    gc.disable()
+    try:
+        rows = run_sweep([target], configs[1:], jobs=1)
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert [r.macs for r in rows] == [r.macs for c in configs[1:] for r in run_config("mobilenet_v2", c)]
+    assert found == 0

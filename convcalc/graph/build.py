@@ -378,15 +378,22 @@ def build_graph(spec: Spec, model: ModelSpec, errors: Collector | None = None,
     collector is given.
     """
     col = errors if errors is not None else Collector()
-    before = col.count
     b = Builder(spec, model, col)
+    try:
+        return _build(b, spec, model, col, errors is None, receptive)
+    finally:  # the receptive pass reports through the builder: a cycle, broken so the build is freed at once
+        del b.rf
+
+
+def _build(b: Builder, spec: Spec, model: ModelSpec, col: Collector, raising: bool, receptive: bool) -> Graph | None:
+    before = col.count
     out, outputs = expanded(b, spec, model)
     if b.nodes and receptive:
         b.rf.upto(len(b.nodes) - 1)
     if outputs and b.referenced:  # (without references nothing can read a side block)
         training_only_used(b, outputs)
     if col.count > before or out is None or not outputs:
-        if errors is None:
+        if raising:
             col.raise_if_any(SpecError)
         return None
     cost_pass(b.nodes)
