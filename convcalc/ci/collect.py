@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcalc.errors import Collector, ConvcalcError, Diagnostic, Location, SpecError, UsageError
+from convcalc.gcpause import paused_gc
 from convcalc.graph import Graph, build_graph
 from convcalc.lang.sources import open_source
 from convcalc.lang.spec import ModelSpec, Settings, Spec, parse_spec
@@ -130,14 +131,15 @@ def analyze_models(doc: Document, extra: Callable[[Spec, Collector], None] | Non
     """Parse and analyse every alternative of ``doc``; ``extra`` may add its own diagnostics (budgets) to
     the same pass; ``settings``: the command line's --set, --size, --batch. Raises :class:`SpecError` with
     every problem found."""
-    errors = Collector()
-    spec = parse_spec(doc, errors, settings)
-    graphs = [build_graph(spec, m, errors) for m in spec.models]
-    if extra is not None:
-        extra(spec, errors)
-    errors.raise_if_any(SpecError)
-    models = []
-    for m, g in zip(spec.models, graphs, strict=True):
-        assert g is not None  # no errors were collected
-        models.append(Model(m, report_of(g, spec.file), {n.name: n.location for n in g.nodes}, g))
-    return spec, models
+    with paused_gc():  # many small objects, none in a reference cycle (convcalc.gcpause), as analyze()
+        errors = Collector()
+        spec = parse_spec(doc, errors, settings)
+        graphs = [build_graph(spec, m, errors) for m in spec.models]
+        if extra is not None:
+            extra(spec, errors)
+        errors.raise_if_any(SpecError)
+        models = []
+        for m, g in zip(spec.models, graphs, strict=True):
+            assert g is not None  # no errors were collected
+            models.append(Model(m, report_of(g, spec.file), {n.name: n.location for n in g.nodes}, g))
+        return spec, models
