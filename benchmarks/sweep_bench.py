@@ -2,8 +2,9 @@
 width × input size), on one process and with ``--jobs 2``. Used by benchmarks/run.py (a child process each).
 
 Each child is a fresh process, so its first sweep is what ``convcalc sweep`` does once its modules are
-imported: every cache cold (the cold figure, judged against the target). Later rounds read the spec again (a
-new document, so its structure is walked again) but find the per-layer rules' memos warm (the warm figure)."""
+imported: every cache cold (the cold figure, judged against the target). Later rounds in the same process read
+the spec again (a new document, so its structure is walked again) and find the per-layer rules' memos filled
+(the "again" figure: about the same, since a sweep's reuse is within the sweep)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ TARGET_PER_S = 300
 
 def child_sweep(jobs: int, rounds: int, large: bool = False) -> dict[str, Any]:
     """Sweep the family ``rounds`` times with ``jobs`` processes (the spec read at each round, once, as the
-    command does): the first round's wall time (cold) and the best of the others (warm), with the process's
+    command does): the first round's wall time (cold) and the best of the others (again), with the process's
     CPU time of each (workers' CPU not included)."""
     from convcalc.sweep import grid, load_target, parse_axes, run_sweep
 
@@ -35,9 +36,9 @@ def child_sweep(jobs: int, rounds: int, large: bool = False) -> dict[str, Any]:
         times.append((time.perf_counter() - t0, time.process_time() - c0))
     assert all(r.ok for r in rows), [r.error for r in rows if not r.ok]
     cold = times[0]
-    warm = min(times[1:]) if len(times) > 1 else cold
+    again = min(times[1:]) if len(times) > 1 else cold
     return {"configs": len(configs), "jobs": jobs, "wall_s": cold[0], "cpu_s": cold[1],
-            "per_s": len(configs) / cold[0], "warm_wall_s": warm[0], "warm_per_s": len(configs) / warm[0],
+            "per_s": len(configs) / cold[0], "again_wall_s": again[0], "again_per_s": len(configs) / again[0],
             "macs_first": rows[0].macs}
 
 
@@ -48,13 +49,13 @@ def lines(res: dict[str, Any]) -> list[str]:
 
     def speed(r: dict[str, Any]) -> str:
         return (f"cold {r['wall_s'] * 1e3:.0f} ms = {r['per_s']:.0f} configurations/s "
-                f"({r['wall_s'] / r['configs'] * 1e3:.2f} ms each); warm {r['warm_wall_s'] * 1e3:.0f} ms = "
-                f"{r['warm_per_s']:.0f}/s")
+                f"({r['wall_s'] / r['configs'] * 1e3:.2f} ms each); again {r['again_wall_s'] * 1e3:.0f} ms = "
+                f"{r['again_per_s']:.0f}/s")
 
     out = [
         "", f"## Sweep (mobilenet_v2, width {WIDTHS} x size {SIZES}: {one['configs']} configurations; params, MACs, "
         "FLOPs, activations, fp32 peak memory, RF and budgets each; cold: the first sweep in a fresh process; "
-        f"warm: best of {res['rounds'] - 1} more, the spec read again each time)", "",
+        f"again: best of {res['rounds'] - 1} more in the same process, the spec read again each time)", "",
         f"one process: {speed(one)}; target >= {TARGET_PER_S}/s cold on one core: {met}",
         f"--jobs 2: {speed(two)}; {one['wall_s'] / two['wall_s']:.2f}x the one-process speed cold (workers started "
         "and the spec sent to each, in the time)",

@@ -34,6 +34,7 @@ from convcalc.ci.budgets_file import BudgetsFile, discover, parse_budgets_file, 
 from convcalc.ci.gate import ModelResult, check_document
 from convcalc.ci.limits import Outcome, field_at
 from convcalc.errors import ConvcalcError, UsageError, format_path
+from convcalc.gcpause import paused_gc
 from convcalc.lang.sources import open_source
 from convcalc.lang.yaml_source import Document
 from convcalc.metrics.analysis import Field
@@ -158,7 +159,14 @@ def load_target(source: str, budgets: Sequence[str] = (), find_budgets: bool = T
 
 
 def evaluate(target: Target, config: Config, cli: Budget | None = None) -> list[SweepRow]:
-    """Analyse every model of one spec in one configuration (a row with its reason where it cannot be)."""
+    """Analyse every model of one spec in one configuration (a row with its reason where it cannot be). The
+    cycle collector waits until the rows are made: by then reference counting has freed the configuration's
+    graphs and reports (they hold no cycle), so the collector never walks them."""
+    with paused_gc():
+        return _evaluate(target, config, cli)
+
+
+def _evaluate(target: Target, config: Config, cli: Budget | None) -> list[SweepRow]:
     result = check_document(target.doc, target.budgets, cli, config.settings)
     if result.error is not None and not result.models:
         if isinstance(result.error, UsageError) and not result.error.diagnostics[0].location.line:
