@@ -324,7 +324,6 @@ def test_a_reports_rows_keep_its_batch() -> None:
     """The layer rows are made when first read, from the report's own batch (the graph's may change later: the
     training-memory limit measures at another batch)."""
     [report] = analyze_document(open_source("resnet18"), Settings({}, None, 2))
-    assert report.graph is not None
     report.graph.batch = 8
     assert report.batch == 2
     assert sum(r.cost.macs for r in report.layers if not r.training_only and not r.dead) == report.macs \

@@ -147,21 +147,19 @@ class Report:
     activations: int
     peak_activation: int
     notes: tuple[str, ...]
+    #: the analysed graph (the layer and block rows are derived from it when first read)
+    graph: Graph = dataclasses.field(repr=False, compare=False)
     #: every output (one when the spec declares no ``outputs:``); ``output_shape`` and ``rf`` are the first's
     outputs: tuple[OutputRow, ...] = ()
     #: problems that did not stop the analysis (layers that feed no output, …)
     warnings: tuple[str, ...] = ()
     #: the memory pass, when asked for (:mod:`convcalc.metrics.memory`)
     memory: Memory | None = None
-    #: the analysed graph (the layer and block rows are derived from it when first read)
-    graph: Graph | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @cached_property
     def layers(self) -> tuple[LayerRow, ...]:
         """Every layer's row, in the graph's order (made when first read: a sweep or a budget check of the
         totals never needs them)."""
-        if self.graph is None:
-            return ()
         field_of = _fields()
         return tuple(_row(self.graph, n, self.batch, field_of) for n in self.graph.layers)
 
@@ -169,7 +167,7 @@ class Report:
     def blocks(self) -> tuple[BlockRow, ...]:
         """Every named block's row (cost and activations summed over its layers, as in the total)."""
         g = self.graph
-        if g is None or not g.blocks:
+        if not g.blocks:
             return ()
         field_of = _fields()
         sums = block_sums(self.layers, {b.name for b in g.blocks})
