@@ -676,9 +676,13 @@ def main(argv: list[str] | None = None) -> int:
         res["many"] = many(100 if quick else 500, tmp)
         res["memory"] = memory_pass(3, tmp)
         res["parser"] = parser(10_000, 3, tmp)
-        rounds = 2 if quick else 5
-        res["sweep"] = {"rounds": rounds, "one": child_json("sweep", "1", str(rounds)),
-                        "two": child_json("sweep", "2", str(rounds))}
+        rounds, fresh = (2, 3) if quick else (3, 7)
+        runs: dict[str, list[dict[str, Any]]] = {"1": [], "2": []}
+        for _ in range(fresh):  # fresh processes, one and two jobs alternating
+            for jobs in runs:
+                runs[jobs].append(child_json("sweep", jobs, str(rounds)))
+        res["sweep"] = {"rounds": rounds, "one": sweep_bench.combined(runs["1"]),
+                        "two": sweep_bench.combined(runs["2"])}
         if not quick:
             res["sweep"]["large_one"] = child_json("sweep", "1", "1", "large")
             res["sweep"]["large_two"] = child_json("sweep", "2", "1", "large")
