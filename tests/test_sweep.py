@@ -316,6 +316,16 @@ def test_rf_at_a_layer(tmp_path: Path) -> None:
     code, out, err = _run("sweep", str(p), "--size", "32", "--budget", "rf_at=stem", "--budget", "min_rf=7")
     assert code == 0, err
     assert "7×7" in out and "at stem" in out.replace("\n", " ") and "pass" in out
+    # an alternative's own rf_at: its rows at that layer, the other's at its output, and the table says so
+    alt = tmp_path / "alt.yaml"
+    alt.write_text("name: alt\ninput: {channels: 3, size: 32}\nalternatives:\n"
+                   "  - {name: a, budget: {rf_at: stem}, layers: [{conv: {name: stem, out: 8, kernel: 3}},"
+                   " {conv: {out: 8, kernel: 3, stride: 2}}]}\n"
+                   "  - {name: b, layers: [{conv: {out: 8, kernel: 5}}]}\n", encoding="utf-8")
+    rows = json.loads(_run("sweep", str(alt), "--size", "32", "-f", "json")[1])["rows"]
+    assert [(r["model"], r["rf"], r["rf_at"]) for r in rows] == [("a", [3, 3], "stem"), ("b", [5, 5], None)]
+    assert "at stem (each row's rf_at in --format json; none: the output)" in \
+        " ".join(_run("sweep", str(alt), "--size", "32")[1].split())
     code, out, err = _run("sweep", str(p), "--size", "32", "--rf-at", "dwn")
     assert code == 2 and out == "" and "no layer or block named 'dwn'" in err and "did you mean 'down'" in err, err
 

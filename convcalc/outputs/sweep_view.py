@@ -58,7 +58,8 @@ def sweep_table(rows: Sequence[SweepRow], axes: Sequence[str], exact: bool = Fal
     many = any(len(r.outputs) > 1 for r in rows)
     at = sorted({r.rf_at for r in rows if r.rf_at is not None})
     where = ("the first output (--format json: every output)" if many else "the output") if not at else \
-        ", ".join(at) + (" (where rf_at says)" if len(at) > 1 or any(r.ok and r.rf_at is None for r in rows) else "")
+        ", ".join(at) + (" (each row's rf_at in --format json; none: the output)"
+                         if len(at) > 1 or any(r.ok and r.rf_at is None for r in rows) else "")
     table_notes = ["batch as the spec's unless swept; activations = elements of all layer outputs; peak mem = "
                    f"fp32 inference peak of live tensors; RF and stride (h×w, input pixels) at {where}"]
     table_notes += [f"[{i}] could not be analysed: {e}" for e, i in reasons.items()]
