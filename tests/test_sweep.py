@@ -312,6 +312,9 @@ def test_rf_at_a_layer(tmp_path: Path) -> None:
         == [("32", "9", "9", "2", "down"), ("64", "9", "9", "2", "down")]
     rows = json.loads(_run("sweep", str(p), "--size", "32", "-f", "json")[1])["rows"]
     assert (rows[0]["rf"], rows[0]["stride"], rows[0]["rf_at"]) == ([39, 39], [32, 32], None)
+    rows = json.loads(_run("sweep", str(p), "--size", "32", "--budget", "rf_at=stem", "--rf-at", "down",
+                           "-f", "json")[1])["rows"]  # (--rf-at wins)
+    assert (rows[0]["rf"], rows[0]["rf_at"]) == ([9, 9], "down")
     # a budget's rf_at says the same, and the table says where RF is measured
     code, out, err = _run("sweep", str(p), "--size", "32", "--budget", "rf_at=stem", "--budget", "min_rf=7")
     assert code == 0, err

@@ -45,8 +45,9 @@ def _axes(sets: list[str] | None, size: str | None, batch: str | None) -> list[A
         raise _usage(exc.option, f"expected {exc.expected}, found {exc.found!r}") from None
 
 
-def _limits(given: list[str]) -> Budget:
-    """``--budget KEY=VALUE`` as check's command-line limits (a usage error exits 2)."""
+def _limits(given: list[str], rf_at: str | None) -> Budget:
+    """``--budget KEY=VALUE`` and ``--rf-at`` (which wins over a ``--budget rf_at=``) as check's command-line
+    limits (a usage error exits 2)."""
     from convcalc.ci import budget as b
     from convcalc.lang.hints import did_you_mean
 
@@ -59,6 +60,8 @@ def _limits(given: list[str]) -> Budget:
             hint = did_you_mean(key, keys) if sep else "e.g. --budget max_macs=300M"
             raise _usage("--budget", f"expected KEY=VALUE with a budget key, found {text!r}", hint)
         values.setdefault(key, []).append(value.strip())
+    if rf_at is not None:
+        values[b.RF_AT] = [rf_at]
     try:
         return b.parse_cli({k: v if k in b.OUTPUT_KEYS else v[-1] for k, v in values.items()})
     except b.OptionError as exc:
@@ -142,7 +145,7 @@ def sweep(
             metrics = parse_metrics(pareto)
         except ValueError as exc:
             raise _usage("--pareto", str(exc)) from None
-    cli_budget = _limits([*(limits or []), *([f"rf_at={rf_at}"] if rf_at is not None else [])])
+    cli_budget = _limits(limits or [], rf_at)
     configs = _guard(lambda: grid(axes))
     targets = [_guard(partial(load_target, s, tuple(budgets or ()))) for s in specs]
     update, stop = _progress(len(targets) * len(configs))
